@@ -1,0 +1,111 @@
+/**
+ * One optimizer on one model function f(θ, batch) → [B, C]. The real model
+ * and, later, its linearization share this loop, so they use the same loss,
+ * regularizer, optimizer and batches.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+import type { BatchTensors } from './encode.ts';
+import { addRegularizerGradient, correctCount, dataLoss, squaredDistance, type LossName } from './objective.ts';
+import { createOptimizer, type Optimizer, type OptimizerName } from '../optim.ts';
+
+export type PredictFn = (theta: readonly tf.Tensor[], batch: BatchTensors) => tf.Tensor2D;
+
+export interface TrainerOptions {
+  loss: LossName;
+  optimizer: OptimizerName;
+  lr: number;
+  lambda: number;
+  selective: boolean;
+}
+
+export interface StepResult {
+  loss: number;
+  objective: number;
+  distance: number;
+  regularizerActive: boolean;
+}
+
+export interface Metrics {
+  loss: number;
+  accuracy: number;
+}
+
+export class Trainer {
+  private thetaTensors: tf.Tensor[];
+  private readonly anchor: tf.Tensor[];
+  private readonly optimizer: Optimizer;
+
+  /** Takes ownership of copies of theta0 and anchor. */
+  constructor(
+    private readonly predict: PredictFn,
+    theta0: readonly tf.Tensor[],
+    anchor: readonly tf.Tensor[],
+    public options: TrainerOptions,
+  ) {
+    this.thetaTensors = theta0.map((tensor) => tensor.clone());
+    this.anchor = anchor.map((tensor) => tensor.clone());
+    this.optimizer = createOptimizer(options.optimizer);
+  }
+
+  get theta(): readonly tf.Tensor[] {
+    return this.thetaTensors;
+  }
+
+  /** Returns R_data on a batch and its gradient with respect to θ. */
+  dataLossAndGradient(batch: BatchTensors): { value: tf.Scalar; grads: tf.Tensor[] } {
+    return tf.tidy(() => {
+      const loss = (...theta: tf.Tensor[]): tf.Scalar => dataLoss(this.predict(theta, batch), batch.labels, this.options.loss);
+      return tf.valueAndGrads(loss)(this.thetaTensors);
+    });
+  }
+
+  /** Runs one update on a batch; the reported loss and objective are taken before it. */
+  step(batch: BatchTensors): StepResult {
+    const { lr, lambda, selective } = this.options;
+    const { value, grads: dataGrads } = this.dataLossAndGradient(batch);
+    const { grads, active } = addRegularizerGradient(dataGrads, this.thetaTensors, this.anchor, lambda, selective);
+    const before = squaredDistance(this.thetaTensors, this.anchor);
+
+    const next = this.optimizer.step(this.thetaTensors, grads, lr);
+    tf.dispose([...this.thetaTensors, ...dataGrads, ...grads]);
+    this.thetaTensors = next;
+    const after = squaredDistance(this.thetaTensors, this.anchor);
+
+    const [loss, distanceBefore, distanceAfter, regularizerActive] = [value, before, after, active].map(
+      (scalar) => scalar.dataSync()[0] as number,
+    ) as [number, number, number, number];
+    tf.dispose([value, before, after, active]);
+
+    return {
+      loss,
+      objective: loss + (lambda / 2) * distanceBefore,
+      distance: Math.sqrt(distanceAfter),
+      regularizerActive: regularizerActive === 1,
+    };
+  }
+
+  /** Returns the mean data loss and the accuracy over batches that together form one split. */
+  evaluate(chunks: readonly BatchTensors[]): Metrics {
+    let lossSum = 0;
+    let correct = 0;
+    let count = 0;
+    for (const chunk of chunks) {
+      const [loss, hits] = tf.tidy(() => {
+        const f = this.predict(this.thetaTensors, chunk);
+        return [dataLoss(f, chunk.labels, this.options.loss), correctCount(f, chunk.labels)];
+      });
+      const rows = chunk.labels.shape[0];
+      lossSum += (loss.dataSync()[0] as number) * rows;
+      correct += hits.dataSync()[0] as number;
+      count += rows;
+      tf.dispose([loss, hits]);
+    }
+    return { loss: lossSum / count, accuracy: correct / count };
+  }
+
+  dispose(): void {
+    tf.dispose([...this.thetaTensors, ...this.anchor]);
+    this.optimizer.dispose();
+  }
+}
