@@ -44,6 +44,7 @@ Options:
   --eval-windows N         held-out windows of 129 characters per evaluation (default 64)
   --checkpoint-every N     steps between checkpoint writes (default 250)
   --seed N                 seed for initialization and batches (default 0)
+  --sample-chars N         characters of sample text in the report (default 200)
   --backend wasm|cpu       tfjs backend (default wasm)
 `;
 
@@ -59,6 +60,7 @@ async function main(): Promise<void> {
       'eval-windows': { type: 'string' },
       'checkpoint-every': { type: 'string' },
       seed: { type: 'string' },
+      'sample-chars': { type: 'string' },
       backend: { type: 'string', default: 'wasm' },
       help: { type: 'boolean', default: false },
     },
@@ -82,6 +84,7 @@ async function main(): Promise<void> {
   const evalWindowCount = integerOption('eval-windows', values['eval-windows'], 64);
   const checkpointEvery = integerOption('checkpoint-every', values['checkpoint-every'], 250);
   const seed = integerOption('seed', values.seed, 0, 0);
+  const sampleChars = integerOption('sample-chars', values['sample-chars'], 200, 0);
   const outDir = values['out-dir'] !== undefined ? path.resolve(values['out-dir']) : modelDir(values.name);
 
   const backend = await setNodeBackend(values.backend as NodeBackend);
@@ -162,7 +165,7 @@ async function main(): Promise<void> {
     (text) => tokenizer.encode(text),
     (ids) => tokenizer.decode(ids),
     'The jury said that ',
-    200,
+    sampleChars,
     createRng(deriveSeed(seed, 'pretrain-sample')),
   );
   await save();
