@@ -145,8 +145,8 @@ export class FineTuneRun {
       layout,
       task,
       trainer,
-      splitTensors(toBatchTensors(trainEncoded)),
-      splitTensors(toBatchTensors(evalEncoded)),
+      splitTensors(toBatchTensors(trainEncoded, 'train')),
+      splitTensors(toBatchTensors(evalEncoded, 'eval')),
       sampler,
       labelIdTensor,
     );

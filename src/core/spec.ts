@@ -24,7 +24,7 @@ export interface ExperimentSpec {
   loraAlpha: number;
   /** Rank-stabilized LoRA scaling, alpha/sqrt(r) in place of alpha/r. */
   rslora: boolean;
-  /** LoRA init. Both set B = 0. 'kaiming' draws A Kaiming-uniform (a = sqrt 5) as PEFT does, 'gaussian' draws A ~ N(0, 1/r). */
+  /** LoRA init. Both set B = 0. 'kaiming' draws A Kaiming-uniform (a = sqrt 5) as PEFT does, 'gaussian' draws A from a normal with standard deviation 1/r, as PEFT's "gaussian" does. */
   init: 'kaiming' | 'gaussian';
   /** Anchor theta0 of the penalty: 'init' = the initial trainable values, 'zero' = the origin. */
   anchor: 'init' | 'zero';
@@ -52,6 +52,8 @@ export interface ExperimentSpec {
   ntkInterval: number;
   /** Steps between evaluations. */
   evalInterval: number;
+  /** Train the linearized model f_lin beside the real one. */
+  linearized: boolean;
   /** Seed for data splits, batches and initial adapter weights. */
   seed: number;
 }
@@ -269,6 +271,11 @@ export const SPEC_FIELDS: SpecSchema = Object.freeze({
     max: 20000,
     default: 25,
     help: 'steps between evaluations',
+  },
+  linearized: {
+    kind: 'boolean',
+    default: true,
+    help: 'train the linearized model beside the real one (one Jacobian of the train and eval sets at the start)',
   },
   seed: {
     kind: 'int',

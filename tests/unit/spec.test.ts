@@ -50,6 +50,7 @@ describe('DEFAULT_SPEC', () => {
       probeSize: 64,
       ntkInterval: 50,
       evalInterval: 25,
+      linearized: true,
       seed: 0,
     });
   });

@@ -57,19 +57,27 @@ export function encodeExamples(
   return { count: examples.length, length, ids, answerPositions, labels };
 }
 
-/** A batch as tensors: ids [B, T] int32, answerMask [B, T] float32, labels [B] int32. */
+/**
+ * A batch as tensors: ids [B, T] int32, answerMask [B, T] float32,
+ * labels [B] int32, and each row's index in its split, so that the
+ * linearized model can look up its precomputed Jacobian rows.
+ */
 export interface BatchTensors {
+  split: string;
   ids: tf.Tensor2D;
   answerMask: tf.Tensor2D;
   labels: tf.Tensor1D;
+  rowIndex: tf.Tensor1D;
 }
 
-export function toBatchTensors(encoded: EncodedExamples): BatchTensors {
+export function toBatchTensors(encoded: EncodedExamples, split = 'examples'): BatchTensors {
   const { count, length } = encoded;
   return tf.tidy(() => ({
+    split,
     ids: tf.tensor2d(encoded.ids, [count, length], 'int32'),
     answerMask: tf.oneHot(tf.tensor1d(encoded.answerPositions, 'int32'), length).toFloat() as tf.Tensor2D,
     labels: tf.tensor1d(encoded.labels, 'int32'),
+    rowIndex: tf.range(0, count, 1, 'int32') as tf.Tensor1D,
   }));
 }
 
@@ -78,13 +86,15 @@ export function gatherBatch(batch: BatchTensors, indices: Int32Array): BatchTens
   return tf.tidy(() => {
     const index = tf.tensor1d(indices, 'int32');
     return {
+      split: batch.split,
       ids: tf.gather(batch.ids, index) as tf.Tensor2D,
       answerMask: tf.gather(batch.answerMask, index) as tf.Tensor2D,
       labels: tf.gather(batch.labels, index) as tf.Tensor1D,
+      rowIndex: tf.gather(batch.rowIndex, index) as tf.Tensor1D,
     };
   });
 }
 
 export function disposeBatch(batch: BatchTensors): void {
-  tf.dispose([batch.ids, batch.answerMask, batch.labels]);
+  tf.dispose([batch.ids, batch.answerMask, batch.labels, batch.rowIndex]);
 }

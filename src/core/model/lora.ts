@@ -140,17 +140,17 @@ export function applyTheta(base: GPTParams, layout: ThetaLayout, theta: readonly
     const tensor = theta[i] as tf.Tensor;
     switch (entry.part) {
       case 'weight':
-        linear.weight = tensor as tf.Tensor2D;
+        linear.weight = tensor;
         break;
       case 'bias':
-        linear.bias = tensor as tf.Tensor1D;
+        linear.bias = tensor;
         break;
       case 'lora_A':
-        linear.lora = { A: tensor as tf.Tensor2D, B: linear.lora?.B ?? (tensor as tf.Tensor2D), scale: layout.scale };
+        linear.lora = { A: tensor, B: linear.lora?.B ?? tensor, scale: layout.scale };
         break;
       case 'lora_B':
         if (linear.lora === undefined) throw new Error(`applyTheta: ${entry.name} comes before its lora_A`);
-        linear.lora = { ...linear.lora, B: tensor as tf.Tensor2D };
+        linear.lora = { ...linear.lora, B: tensor };
         break;
     }
     modules[entry.module] = linear;

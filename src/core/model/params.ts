@@ -9,21 +9,24 @@ import type { GPTConfig } from './config.ts';
 import { MODULES, type ModuleName } from './modules.ts';
 import { createRng, randomNormal } from '../random.ts';
 
-/** A LoRA adapter: ΔW = scale · B·A in PyTorch's [out, in] layout. */
+/**
+ * A LoRA adapter: ΔW = scale · B·A in PyTorch's [out, in] layout. A leading
+ * batch axis gives each example its own factors (see `linear`).
+ */
 export interface LoraAdapter {
-  /** [r, in] */
-  A: tf.Tensor2D;
-  /** [out, r] */
-  B: tf.Tensor2D;
+  /** [r, in], or [B, r, in] per example */
+  A: tf.Tensor;
+  /** [out, r], or [B, out, r] per example */
+  B: tf.Tensor;
   scale: number;
 }
 
 /** An affine map in Conv1D layout, y = x·W + b (+ LoRA). */
 export interface Linear {
-  /** [in, out] */
-  weight: tf.Tensor2D;
-  /** [out] */
-  bias: tf.Tensor1D;
+  /** [in, out], or [B, in, out] per example */
+  weight: tf.Tensor;
+  /** [out], or [B, out] per example */
+  bias: tf.Tensor;
   lora?: LoraAdapter;
 }
 
