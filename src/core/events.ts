@@ -4,6 +4,9 @@ import type { ExperimentSpec } from './spec.ts';
 
 export type Split = 'train' | 'eval';
 
+/** The real (nonlinear) model, or its linearization at θ₀. */
+export type ModelKind = 'real' | 'linear';
+
 export interface ConfigEvent {
   type: 'config';
   spec: ExperimentSpec;
@@ -30,10 +33,13 @@ export interface ConfigEvent {
   /** Examples per step: the train set for full-batch GD, else min(batchSize, trainSize). */
   batchSize: number;
   loraScale: number;
+  /** Examples in the NTK probe set: the first probeSize training examples. */
+  probeSize: number;
 }
 
 export interface StepEvent {
   type: 'step';
+  model: ModelKind;
   step: number;
   /** Mean data loss on the step's batch, before the update. */
   loss: number;
@@ -47,6 +53,7 @@ export interface StepEvent {
 
 export interface EvalEvent {
   type: 'eval';
+  model: ModelKind;
   step: number;
   split: Split;
   /** Mean data loss over the whole split. */
@@ -55,11 +62,85 @@ export interface EvalEvent {
   accuracy: number;
 }
 
+export interface Metrics {
+  loss: number;
+  accuracy: number;
+}
+
 export interface DoneEvent {
   type: 'done';
   steps: number;
-  train: { loss: number; accuracy: number };
-  eval: { loss: number; accuracy: number };
+  train: Metrics;
+  eval: Metrics;
+  /** The linearized model's final metrics, when it was trained. */
+  linear?: { train: Metrics; eval: Metrics };
+}
+
+/** How far f − f_lin has drifted on one set of points. */
+export interface DivergenceOnSet {
+  /** RMS over points and logits of f(x; θ_t) − f_lin(x; θ_t^lin). */
+  rms: number;
+  /** rms divided by the RMS of f(x; θ_t) − f(x; θ₀); null while the latter is 0. */
+  relativeRms: number | null;
+  /** Share of points where both models predict the same class, in [0, 1]. */
+  agreement: number;
+}
+
+export interface DivergenceEvent {
+  type: 'divergence';
+  step: number;
+  probe: DivergenceOnSet;
+  eval: DivergenceOnSet;
+  /** ‖θ_t − θ_t^lin‖ */
+  thetaGap: number;
+  /** ‖θ_t − θ₀‖ of the real model, with θ₀ the anchor. */
+  distance: number;
+  /** ‖θ_t^lin − θ₀‖ */
+  distanceLinear: number;
+  /** √(2 R_data(θ₀)/λ), the bound on ‖θ_t − θ₀‖ under monotone descent; null for λ = 0. */
+  distanceBound: number | null;
+}
+
+/** The statistics of one spectrum (see ntk/spectrum.ts). */
+export interface SpectrumSummary {
+  trace: number;
+  muMax: number;
+  muMin: number;
+  kappa: number | null;
+  kappaLambda: number | null;
+  effectiveRank: number;
+  etaMax: number | null;
+}
+
+export interface NtkEvent {
+  type: 'ntk';
+  step: number;
+  /** Probe examples N; the full kernel is N·C square, the traced kernel N square. */
+  n: number;
+  c: number;
+  lambda: number;
+  /** Eigenvalues of the full kernel, descending, clipped at 0. */
+  eigenvalues: number[];
+  /** Eigenvalues of the traced kernel (the mean over logits), descending. */
+  traced: number[];
+  stats: SpectrumSummary;
+  tracedStats: SpectrumSummary;
+  /** Each adapted block's kernel: its eigenvalues (descending), μ_max and trace. */
+  blocks: { layer: number; module: ModuleName; eigenvalues: number[]; muMax: number; trace: number }[];
+  /** ‖K_t − K₀‖_F / ‖K₀‖_F on the probe set; null while K₀ is zero. */
+  drift: number | null;
+}
+
+/**
+ * The closed-form prediction for the linearized model under squared loss and
+ * full-batch GD (see ntk/theory.ts), at each evaluation step and at t = ∞.
+ */
+export interface TheoryEvent {
+  type: 'theory';
+  steps: number[];
+  train: Metrics[];
+  eval: Metrics[];
+  limit: { train: Metrics; eval: Metrics };
 }
 
 export interface ErrorEvent {
@@ -67,4 +148,41 @@ export interface ErrorEvent {
   message: string;
 }
 
-export type LabEvent = ConfigEvent | StepEvent | EvalEvent | DoneEvent | ErrorEvent;
+/** One layer subset of a sweep: its kernel at θ₀ and the outcome of fine-tuning it. */
+export interface SweepEvent {
+  type: 'sweep';
+  index: number;
+  total: number;
+  adapters: string;
+  /** Statistics of K_S = Σ_{b∈S} K_b on the probe set at θ₀. */
+  stats: SpectrumSummary;
+  /** Weyl bounds from the block spectra: μ₁(K_S) ≤ upper, μ_n(K_S) ≥ lower. */
+  weyl: { upper: number; lower: number };
+  trainable: number;
+  final: { train: Metrics; eval: Metrics };
+}
+
+export interface Correlation {
+  pearson: number | null;
+  spearman: number | null;
+}
+
+/** Correlations across the sweep between log₁₀ κ_λ and each outcome (Pearson on the log, Spearman on ranks). */
+export interface SweepSummaryEvent {
+  type: 'sweepSummary';
+  subsets: number;
+  kappaLambdaVsTrainLoss: Correlation;
+  kappaLambdaVsEvalAccuracy: Correlation;
+}
+
+export type LabEvent =
+  | ConfigEvent
+  | StepEvent
+  | EvalEvent
+  | DivergenceEvent
+  | NtkEvent
+  | TheoryEvent
+  | SweepEvent
+  | SweepSummaryEvent
+  | DoneEvent
+  | ErrorEvent;

@@ -1,20 +1,28 @@
 /**
  * The experiment runner: builds a fine-tuning run from a spec and a
- * checkpoint, and emits the typed event stream. The CLI and the browser
- * worker host this same code.
+ * checkpoint, trains the real model and (optionally) its linearization side
+ * by side, and emits the typed event stream. The CLI and the browser worker
+ * host this same code.
  */
 import * as tf from '@tensorflow/tfjs';
 
 import type { Checkpoint } from './checkpoint/checkpoint.ts';
 import { buildTask, TASKS, type TaskData, type TaskSources } from './data/tasks.ts';
-import type { ConfigEvent, EvalEvent, LabEvent, StepEvent } from './events.ts';
+import type { ConfigEvent, DivergenceEvent, EvalEvent, LabEvent, Metrics, NtkEvent, StepEvent } from './events.ts';
 import { createBatchSampler, type BatchSampler } from './finetune/batches.ts';
+import { divergenceOnSet, parameterDistance } from './finetune/divergence.ts';
 import { disposeBatch, encodeExamples, gatherBatch, labelTokenIds, toBatchTensors, type BatchTensors } from './finetune/encode.ts';
-import { Trainer } from './finetune/trainer.ts';
+import { metricsOf, Trainer, type PredictFn } from './finetune/trainer.ts';
 import { checkAdapterGridLayers, parseAdapterGrid } from './model/adapters.ts';
 import { countParameters } from './model/config.ts';
 import { verbalizerLogits } from './model/gpt.ts';
-import { applyTheta, createThetaLayout, initTheta, type AdapterOptions, type ThetaLayout } from './model/lora.ts';
+import { applyTheta, createThetaLayout, flattenTheta, initTheta, type AdapterOptions, type ThetaLayout } from './model/lora.ts';
+import { jacobian } from './ntk/jacobian.ts';
+import { ntkFromJacobians, type Kernel } from './ntk/kernel.ts';
+import { disposeLinearization, linearize, linearPredict, type Linearization } from './ntk/linearize.ts';
+import { summarizeNtk } from './ntk/summary.ts';
+import { distanceBound } from './ntk/theory.ts';
+import { theoryEvent } from './ntk/theory-event.ts';
 import { deriveSeed } from './random.ts';
 import type { ExperimentSpec } from './spec.ts';
 
@@ -40,8 +48,7 @@ function splitTensors(all: BatchTensors): SplitTensors {
   const count = all.labels.shape[0];
   const chunks: BatchTensors[] = [];
   for (let start = 0; start < count; start += EVAL_CHUNK) {
-    const indices = Int32Array.from({ length: Math.min(EVAL_CHUNK, count - start) }, (_, i) => start + i);
-    chunks.push(gatherBatch(all, indices));
+    chunks.push(gatherBatch(all, range(start, Math.min(count, start + EVAL_CHUNK))));
   }
   return { all, chunks };
 }
@@ -51,23 +58,48 @@ function disposeSplit(split: SplitTensors): void {
   split.chunks.forEach(disposeBatch);
 }
 
+function range(start: number, end: number): Int32Array {
+  return Int32Array.from({ length: end - start }, (_, i) => start + i);
+}
+
+/** The linearized model's state: its trainer, f(θ₀) and J(θ₀) per split, and flat θ₀. */
+interface LinearSide {
+  trainer: Trainer;
+  train: Linearization;
+  eval: Linearization;
+  theta0Flat: tf.Tensor1D;
+}
+
+interface RunParts {
+  spec: ExperimentSpec;
+  configEvent: ConfigEvent;
+  layout: ThetaLayout;
+  task: TaskData;
+  numLabels: number;
+  predict: PredictFn;
+  real: Trainer;
+  linear: LinearSide | null;
+  train: SplitTensors;
+  evaluation: SplitTensors;
+  /** The first probeSize training examples. */
+  probe: BatchTensors;
+  sampler: BatchSampler;
+  /** Tensors owned by the run that nothing else disposes. */
+  owned: tf.Tensor[];
+}
+
 /** A fine-tuning run that advances one step at a time, so a host can pause or step it. */
 export class FineTuneRun {
   step = 0;
+  /** R_data(θ₀) on the train split, for the distance bound. */
+  private initialTrainLoss: number | null = null;
+  /** K₀ on the probe set, for the kernel drift. */
+  private referenceKernel: Kernel | null = null;
+  private lastMetrics: { real: { train: Metrics; eval: Metrics }; linear?: { train: Metrics; eval: Metrics } } | null = null;
 
-  private constructor(
-    readonly spec: ExperimentSpec,
-    readonly configEvent: ConfigEvent,
-    readonly layout: ThetaLayout,
-    readonly task: TaskData,
-    private readonly trainer: Trainer,
-    private readonly train: SplitTensors,
-    private readonly evaluation: SplitTensors,
-    private readonly sampler: BatchSampler,
-    private readonly labelIds: tf.Tensor1D,
-  ) {}
+  private constructor(private readonly parts: RunParts) {}
 
-  /** Builds the task, θ and the trainer. Throws an Error with a one-line message on bad input. */
+  /** Builds the task, θ, the trainers and the linearization. Throws an Error with a one-line message on bad input. */
   static create(spec: ExperimentSpec, inputs: RunnerInputs): FineTuneRun {
     const { checkpoint } = inputs;
     const { config, tokenizer } = checkpoint;
@@ -81,8 +113,8 @@ export class FineTuneRun {
       evalSize: spec.evalSize,
       maxChars: config.nPositions - definition.promptSuffix.length,
     });
+    const numLabels = definition.labels.length;
 
-    const labelIds = labelTokenIds(tokenizer, definition);
     const adapterOptions: AdapterOptions = {
       grid,
       mode: spec.mode,
@@ -95,20 +127,44 @@ export class FineTuneRun {
 
     const trainEncoded = encodeExamples(tokenizer, definition, task.train, config.nPositions);
     const evalEncoded = encodeExamples(tokenizer, definition, task.eval, config.nPositions);
-    const labelIdTensor = tf.tensor1d(labelIds, 'int32');
+    const labelIds = tf.tensor1d(labelTokenIds(tokenizer, definition), 'int32');
     const base = checkpoint.params;
-    const predict = (theta: readonly tf.Tensor[], batch: BatchTensors): tf.Tensor2D =>
-      verbalizerLogits(applyTheta(base, layout, theta), batch.ids, batch.answerMask, labelIdTensor);
+    const predict: PredictFn = (theta, batch) =>
+      verbalizerLogits(applyTheta(base, layout, theta), batch.ids, batch.answerMask, labelIds);
 
     const theta0 = initTheta(base, layout, adapterOptions, deriveSeed(spec.seed, 'lora-init'));
     const anchor = spec.anchor === 'init' ? theta0 : theta0.map((tensor) => tf.zerosLike(tensor));
-    const trainer = new Trainer(predict, theta0, anchor, {
+    const trainerOptions = {
       loss: spec.loss,
       optimizer: spec.optimizer,
       lr: spec.lr,
       lambda: spec.lambda,
       selective: spec.selective,
-    });
+    };
+    const real = new Trainer(predict, theta0, anchor, trainerOptions);
+
+    const train = splitTensors(toBatchTensors(trainEncoded, 'train'));
+    const evaluation = splitTensors(toBatchTensors(evalEncoded, 'eval'));
+    const probeSize = Math.min(spec.probeSize, task.train.length);
+    const probe = gatherBatch(train.all, range(0, probeSize));
+
+    let linear: LinearSide | null = null;
+    if (spec.linearized) {
+      const linearizations = {
+        train: linearize(predict, theta0, train.all, numLabels),
+        eval: linearize(predict, theta0, evaluation.all, numLabels),
+      };
+      const theta0Flat = flattenTheta(theta0);
+      const linearPredictFn: PredictFn = (theta, batch) => {
+        const split = batch.split === 'eval' ? linearizations.eval : linearizations.train;
+        return linearPredict(split, theta, theta0Flat, batch.rowIndex);
+      };
+      linear = {
+        trainer: new Trainer(linearPredictFn, theta0, anchor, trainerOptions),
+        ...linearizations,
+        theta0Flat,
+      };
+    }
     tf.dispose(theta0);
     if (spec.anchor === 'zero') tf.dispose(anchor);
 
@@ -137,68 +193,222 @@ export class FineTuneRun {
       },
       batchSize,
       loraScale: layout.scale,
+      probeSize,
     };
 
-    return new FineTuneRun(
+    return new FineTuneRun({
       spec,
       configEvent,
       layout,
       task,
-      trainer,
-      splitTensors(toBatchTensors(trainEncoded, 'train')),
-      splitTensors(toBatchTensors(evalEncoded, 'eval')),
+      numLabels,
+      predict,
+      real,
+      linear,
+      train,
+      evaluation,
+      probe,
       sampler,
-      labelIdTensor,
-    );
+      owned: [labelIds],
+    });
+  }
+
+  get spec(): ExperimentSpec {
+    return this.parts.spec;
+  }
+
+  get configEvent(): ConfigEvent {
+    return this.parts.configEvent;
+  }
+
+  get layout(): ThetaLayout {
+    return this.parts.layout;
+  }
+
+  get task(): TaskData {
+    return this.parts.task;
+  }
+
+  get predict(): PredictFn {
+    return this.parts.predict;
+  }
+
+  /** The first probeSize training examples, as a batch. */
+  get probe(): BatchTensors {
+    return this.parts.probe;
+  }
+
+  /** The evaluation split, as one batch. */
+  get evalBatch(): BatchTensors {
+    return this.parts.evaluation.all;
+  }
+
+  get numLabels(): number {
+    return this.parts.numLabels;
   }
 
   get finished(): boolean {
-    return this.step >= this.spec.steps;
+    return this.step >= this.parts.spec.steps;
   }
 
   get theta(): readonly tf.Tensor[] {
-    return this.trainer.theta;
+    return this.parts.real.theta;
   }
 
-  /** Evaluates the current θ on both splits. */
-  evaluate(): EvalEvent[] {
-    return [
-      { type: 'eval', step: this.step, split: 'train', ...this.trainer.evaluate(this.train.chunks) },
-      { type: 'eval', step: this.step, split: 'eval', ...this.trainer.evaluate(this.evaluation.chunks) },
-    ];
+  get linearTheta(): readonly tf.Tensor[] | null {
+    return this.parts.linear?.trainer.theta ?? null;
   }
 
-  /** Runs one optimizer step, then evaluates when the eval interval or the last step comes. */
-  advance(): LabEvent[] {
-    const batch = gatherBatch(this.train.all, this.sampler.next());
-    const result = this.trainer.step(batch);
-    disposeBatch(batch);
-    this.step += 1;
+  /** The final metrics of the last evaluation. */
+  get metrics(): FineTuneRun['lastMetrics'] {
+    return this.lastMetrics;
+  }
 
-    if (![result.loss, result.objective, result.distance].every(Number.isFinite)) {
-      throw new DivergenceError(
-        `training diverged at step ${this.step}: the loss is ${result.loss} and ‖θ − θ₀‖ is ${result.distance}; ` +
-          `lower the learning rate (lr is ${this.trainer.options.lr})`,
-      );
-    }
-    const stepEvent: StepEvent = { type: 'step', step: this.step, ...result };
-    const events: LabEvent[] = [stepEvent];
-    if (this.step % this.spec.evalInterval === 0 || this.finished) events.push(...this.evaluate());
+  /** The events of step 0: the NTK at θ₀, the closed-form theory where it applies, evaluation and divergence. */
+  start(): LabEvent[] {
+    const events: LabEvent[] = [this.ntk()];
+    const theory = this.theory();
+    if (theory !== null) events.push(theory);
+    events.push(...this.evaluate());
     return events;
   }
 
+  /** Runs one optimizer step on both models with the same batch, then evaluates or recomputes the NTK when due. */
+  advance(): LabEvent[] {
+    const { spec, real, linear, sampler, train } = this.parts;
+    const batch = gatherBatch(train.all, sampler.next());
+    const results: [StepEvent['model'], Trainer][] = [['real', real]];
+    if (linear !== null) results.push(['linear', linear.trainer]);
+
+    const events: LabEvent[] = [];
+    try {
+      for (const [model, trainer] of results) {
+        const result = trainer.step(batch);
+        if (![result.loss, result.objective, result.distance].every(Number.isFinite)) {
+          throw new DivergenceError(
+            `training diverged at step ${this.step + 1}: the ${model} model's loss is ${result.loss} and ` +
+              `‖θ − θ₀‖ is ${result.distance}; lower the learning rate (lr is ${trainer.options.lr})`,
+          );
+        }
+        events.push({ type: 'step', model, step: this.step + 1, ...result });
+      }
+    } finally {
+      disposeBatch(batch);
+    }
+    this.step += 1;
+
+    if (this.step % spec.evalInterval === 0 || this.finished) events.push(...this.evaluate());
+    if (spec.ntkInterval > 0 && (this.step % spec.ntkInterval === 0 || this.finished)) events.push(this.ntk());
+    return events;
+  }
+
+  /** Evaluates both models on both splits and, with the linearized model, their divergence. */
+  evaluate(): LabEvent[] {
+    const { real, linear, train, evaluation, probe, spec } = this.parts;
+    const step = this.step;
+    const evalEvent = (model: EvalEvent['model'], split: EvalEvent['split'], metrics: Metrics): EvalEvent => ({
+      type: 'eval',
+      model,
+      step,
+      split,
+      ...metrics,
+    });
+
+    const fTrain = real.predictAll(train.chunks);
+    const fEval = real.predictAll(evaluation.chunks);
+    const realMetrics = {
+      train: metricsOf(fTrain, train.all.labels, spec.loss),
+      eval: metricsOf(fEval, evaluation.all.labels, spec.loss),
+    };
+    if (this.initialTrainLoss === null) this.initialTrainLoss = realMetrics.train.loss;
+    const events: LabEvent[] = [evalEvent('real', 'train', realMetrics.train), evalEvent('real', 'eval', realMetrics.eval)];
+    this.lastMetrics = { real: realMetrics };
+
+    if (linear !== null) {
+      const fLinTrain = linear.trainer.predictAll(train.chunks);
+      const fLinEval = linear.trainer.predictAll(evaluation.chunks);
+      const linearMetrics = {
+        train: metricsOf(fLinTrain, train.all.labels, spec.loss),
+        eval: metricsOf(fLinEval, evaluation.all.labels, spec.loss),
+      };
+      events.push(evalEvent('linear', 'train', linearMetrics.train), evalEvent('linear', 'eval', linearMetrics.eval));
+      this.lastMetrics.linear = linearMetrics;
+
+      const probeRows = probe.labels.shape[0];
+      const slice = (f: tf.Tensor2D): tf.Tensor2D => f.slice([0, 0], [probeRows, -1]);
+      const [fProbe, fLinProbe, f0Probe] = [slice(fTrain), slice(fLinTrain), slice(linear.train.f0)];
+      const divergence: DivergenceEvent = {
+        type: 'divergence',
+        step,
+        probe: divergenceOnSet(fProbe, fLinProbe, f0Probe),
+        eval: divergenceOnSet(fEval, fLinEval, linear.eval.f0),
+        thetaGap: parameterDistance(real.theta, linear.trainer.theta),
+        distance: real.distanceToAnchor(),
+        distanceLinear: linear.trainer.distanceToAnchor(),
+        distanceBound: distanceBound(this.initialTrainLoss, spec.lambda),
+      };
+      events.push(divergence);
+      tf.dispose([fLinTrain, fLinEval, fProbe, fLinProbe, f0Probe]);
+    }
+
+    tf.dispose([fTrain, fEval]);
+    return events;
+  }
+
+  /** Recomputes the NTK at the real model's current θ on the probe set. */
+  ntk(): NtkEvent {
+    const { predict, real, linear, probe, numLabels, layout, spec } = this.parts;
+    const probeRows = probe.labels.shape[0];
+    const J =
+      this.step === 0 && linear !== null
+        ? (linear.train.J.slice([0, 0], [probeRows * numLabels, -1]) as tf.Tensor2D)
+        : jacobian(predict, real.theta, probe, numLabels);
+    const result = ntkFromJacobians(layout, J, numLabels);
+    J.dispose();
+
+    if (this.referenceKernel === null) this.referenceKernel = result.full;
+    return summarizeNtk(result, layout, { step: this.step, lambda: spec.lambda, reference: this.referenceKernel });
+  }
+
+  /** The closed-form GD prediction, for squared loss, full-batch GD and the anchor at θ's initial value. */
+  private theory(): LabEvent | null {
+    const { spec, linear, train, evaluation, numLabels } = this.parts;
+    if (linear === null || spec.loss !== 'mse' || spec.optimizer !== 'gd' || spec.anchor !== 'init') return null;
+    const evalSteps: number[] = [];
+    for (let t = 0; t < spec.steps; t += spec.evalInterval) evalSteps.push(t);
+    evalSteps.push(spec.steps);
+    return theoryEvent({
+      train: linear.train,
+      eval: linear.eval,
+      trainLabels: train.all.labels,
+      evalLabels: evaluation.all.labels,
+      numLabels,
+      lambda: spec.lambda,
+      eta: spec.lr,
+      steps: evalSteps,
+    });
+  }
+
   dispose(): void {
-    this.trainer.dispose();
-    disposeSplit(this.train);
-    disposeSplit(this.evaluation);
-    this.labelIds.dispose();
+    const { real, linear, train, evaluation, probe, owned } = this.parts;
+    real.dispose();
+    if (linear !== null) {
+      linear.trainer.dispose();
+      disposeLinearization(linear.train);
+      disposeLinearization(linear.eval);
+      linear.theta0Flat.dispose();
+    }
+    disposeSplit(train);
+    disposeSplit(evaluation);
+    disposeBatch(probe);
+    tf.dispose(owned);
   }
 }
 
 /**
- * Runs a whole experiment and yields its events: config, eval at step 0,
- * then step and eval events, and done. Any failure ends the stream with one
- * error event. `shouldStop` is polled between steps.
+ * Runs a whole experiment and yields its events: config, the step-0 events,
+ * then step, eval, divergence and ntk events, and done. Any failure ends the
+ * stream with one error event. `shouldStop` is polled between steps.
  */
 export async function* runExperiment(
   spec: ExperimentSpec,
@@ -209,27 +419,21 @@ export async function* runExperiment(
   try {
     run = FineTuneRun.create(spec, inputs);
     yield run.configEvent;
+    yield* run.start();
 
-    let last = run.evaluate();
-    yield* last;
+    let lastEvalStep = 0;
     while (!run.finished && !shouldStop()) {
-      const events = run.advance();
-      for (const event of events) {
-        if (event.type === 'eval') last = events.filter((entry): entry is EvalEvent => entry.type === 'eval');
+      for (const event of run.advance()) {
+        if (event.type === 'eval') lastEvalStep = event.step;
         yield event;
       }
       await tf.nextFrame();
     }
-    if (last[0]?.step !== run.step) {
-      last = run.evaluate();
-      yield* last;
-    }
+    if (lastEvalStep !== run.step) yield* run.evaluate();
 
-    const byName = (split: 'train' | 'eval') => {
-      const event = last.find((entry) => entry.split === split) as EvalEvent;
-      return { loss: event.loss, accuracy: event.accuracy };
-    };
-    yield { type: 'done', steps: run.step, train: byName('train'), eval: byName('eval') };
+    const metrics = run.metrics;
+    if (metrics === null) throw new Error('the run ended without an evaluation');
+    yield { type: 'done', steps: run.step, ...metrics.real, ...(metrics.linear === undefined ? {} : { linear: metrics.linear }) };
   } catch (error) {
     yield { type: 'error', message: error instanceof Error ? error.message : String(error) };
   } finally {

@@ -31,6 +31,14 @@ export interface Metrics {
   accuracy: number;
 }
 
+/** Returns the mean data loss and the accuracy of predictions f [N, C]. */
+export function metricsOf(f: tf.Tensor2D, labels: tf.Tensor1D, loss: LossName): Metrics {
+  const [lossValue, hits] = tf.tidy(() => [dataLoss(f, labels, loss), correctCount(f, labels)]);
+  const metrics = { loss: lossValue.dataSync()[0] as number, accuracy: (hits.dataSync()[0] as number) / f.shape[0] };
+  tf.dispose([lossValue, hits]);
+  return metrics;
+}
+
 export class Trainer {
   private thetaTensors: tf.Tensor[];
   private readonly anchor: tf.Tensor[];
@@ -85,23 +93,25 @@ export class Trainer {
     };
   }
 
+  /** Returns f(θ) [N, C] over batches that together form one set, in order. */
+  predictAll(chunks: readonly BatchTensors[]): tf.Tensor2D {
+    return tf.tidy(() => tf.concat(chunks.map((chunk) => this.predict(this.thetaTensors, chunk)), 0) as tf.Tensor2D);
+  }
+
   /** Returns the mean data loss and the accuracy over batches that together form one split. */
-  evaluate(chunks: readonly BatchTensors[]): Metrics {
-    let lossSum = 0;
-    let correct = 0;
-    let count = 0;
-    for (const chunk of chunks) {
-      const [loss, hits] = tf.tidy(() => {
-        const f = this.predict(this.thetaTensors, chunk);
-        return [dataLoss(f, chunk.labels, this.options.loss), correctCount(f, chunk.labels)];
-      });
-      const rows = chunk.labels.shape[0];
-      lossSum += (loss.dataSync()[0] as number) * rows;
-      correct += hits.dataSync()[0] as number;
-      count += rows;
-      tf.dispose([loss, hits]);
-    }
-    return { loss: lossSum / count, accuracy: correct / count };
+  evaluate(chunks: readonly BatchTensors[], labels: tf.Tensor1D): Metrics {
+    const f = this.predictAll(chunks);
+    const metrics = metricsOf(f, labels, this.options.loss);
+    f.dispose();
+    return metrics;
+  }
+
+  /** Returns ‖θ − θ₀‖ with θ₀ the anchor. */
+  distanceToAnchor(): number {
+    const squared = squaredDistance(this.thetaTensors, this.anchor);
+    const value = Math.sqrt(squared.dataSync()[0] as number);
+    squared.dispose();
+    return value;
   }
 
   dispose(): void {

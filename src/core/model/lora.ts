@@ -14,7 +14,7 @@ import type { AdapterBlock, AdapterGrid } from './adapters.ts';
 import { listAdapterBlocks } from './adapters.ts';
 import type { ModuleName } from './modules.ts';
 import { moduleShape, type BlockParams, type GPTParams, type Linear } from './params.ts';
-import { createRng, randomNormal } from '../random.ts';
+import { createRng, deriveSeed, randomNormal } from '../random.ts';
 
 export type AdapterMode = 'lora' | 'full';
 export type LoraInit = 'kaiming' | 'gaussian';
@@ -100,12 +100,14 @@ export function createThetaLayout(config: GPTParams['config'], options: AdapterO
 /**
  * Returns θ's initial tensors. LoRA follows PEFT: B = 0, and A is
  * Kaiming-uniform with a = √5 (bound 1/√in) or, with init "gaussian",
- * N(0, 1/r²) as PEFT's `init_lora_weights="gaussian"`. Full mode starts at
- * the pretrained weights.
+ * normal with standard deviation 1/r as PEFT's `init_lora_weights="gaussian"`.
+ * Full mode starts at the pretrained weights. Each tensor draws from its
+ * own seed, derived from its name, so a block starts the same whichever
+ * other blocks are adapted.
  */
 export function initTheta(base: GPTParams, layout: ThetaLayout, options: AdapterOptions, seed: number): tf.Tensor[] {
-  const rng = createRng(seed);
   return layout.entries.map((entry) => {
+    const rng = createRng(deriveSeed(seed, entry.name));
     const linear = base.h[entry.layer]?.modules[entry.module] as Linear;
     switch (entry.part) {
       case 'weight':
