@@ -264,7 +264,7 @@ export class FineTuneRun {
     return this.lastMetrics;
   }
 
-  /** The events of step 0: the NTK at θ₀, the closed-form theory where it applies, evaluation and divergence. */
+  /** Returns the events of step 0: the NTK at θ₀, the closed-form theory where it applies, evaluation and divergence. */
   start(): LabEvent[] {
     const events: LabEvent[] = [this.ntk()];
     const theory = this.theory();
@@ -370,7 +370,7 @@ export class FineTuneRun {
     return summarizeNtk(result, layout, { step: this.step, lambda: spec.lambda, reference: this.referenceKernel });
   }
 
-  /** The closed-form GD prediction, for squared loss, full-batch GD and the anchor at θ's initial value. */
+  /** Builds the closed-form GD prediction, which applies to squared loss, full-batch GD and the anchor at θ's initial value. */
   private theory(): LabEvent | null {
     const { spec, linear, train, evaluation, numLabels } = this.parts;
     if (linear === null || spec.loss !== 'mse' || spec.optimizer !== 'gd' || spec.anchor !== 'init') return null;

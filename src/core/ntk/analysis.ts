@@ -12,7 +12,7 @@ import { ntkFromJacobians } from './kernel.ts';
 import { summarizeNtk } from './summary.ts';
 import { symmetricEigen, tracedCrossKernel } from './spectrum.ts';
 import type { NtkEvent } from '../events.ts';
-import { encodeExamples, gatherBatch, disposeBatch, labelTokenIds } from '../finetune/encode.ts';
+import { gatherBatch, disposeBatch, labelTokenIds } from '../finetune/encode.ts';
 import type { FineTuneRun } from '../runner.ts';
 import type { CharTokenizer } from '../model/tokenizer.ts';
 
@@ -54,7 +54,13 @@ export function analyzeNtk(run: FineTuneRun, tokenizer: CharTokenizer, options: 
   const definition = task.definition;
   const probeCount = probe.labels.shape[0];
   const probeExamples = task.train.slice(0, probeCount);
-  const encoded = encodeExamples(tokenizer, definition, probeExamples, Number.MAX_SAFE_INTEGER);
+  // Read the ids and answer positions back from the probe tensors, so the
+  // report holds exactly what the kernel was computed on.
+  const paddedIds = probe.ids.arraySync();
+  const answerTensor = tf.argMax(probe.answerMask, 1);
+  const answerPositions = Array.from(answerTensor.dataSync());
+  answerTensor.dispose();
+  const labels = Array.from(probe.labels.dataSync());
 
   const started = Date.now();
   const J = jacobian(predict, run.theta, probe, numLabels);
@@ -88,11 +94,9 @@ export function analyzeNtk(run: FineTuneRun, tokenizer: CharTokenizer, options: 
     spec,
     probe: {
       texts: probeExamples.map((example) => example.text),
-      tokenIds: probeExamples.map((_, i) =>
-        Array.from(encoded.ids.subarray(i * encoded.length, i * encoded.length + (encoded.answerPositions[i] as number) + 1)),
-      ),
-      labels: Array.from(encoded.labels),
-      answerPositions: Array.from(encoded.answerPositions),
+      tokenIds: paddedIds.map((row, i) => row.slice(0, (answerPositions[i] as number) + 1)),
+      labels,
+      answerPositions,
     },
     labelTokens: definition.labelTokens,
     labelTokenIds: labelTokenIds(tokenizer, definition),
