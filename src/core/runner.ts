@@ -287,7 +287,8 @@ export class FineTuneRun {
         if (![result.loss, result.objective, result.distance].every(Number.isFinite)) {
           throw new DivergenceError(
             `training diverged at step ${this.step + 1}: the ${model} model's loss is ${result.loss} and ` +
-              `‖θ − θ₀‖ is ${result.distance}; lower the learning rate (lr is ${trainer.options.lr})`,
+              `‖θ − θ₀‖ is ${result.distance}; lower the learning rate (lr is ${trainer.options.lr}, ` +
+              `and with λ = ${trainer.options.lambda} plain GD needs lr·λ < 2)`,
           );
         }
         events.push({ type: 'step', model, step: this.step + 1, ...result });

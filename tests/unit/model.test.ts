@@ -327,7 +327,7 @@ describe('config', () => {
       message: 'config.json: activation_function is "relu", only "gelu_new" is supported',
     },
     { name: 'heads that do not divide n_embd', patch: { n_head: 3 }, message: 'config: n_embd (16) is not divisible by n_head (3)' },
-    { name: 'zero layers', patch: { n_layer: 0 }, message: 'config: nLayer is 0, expected an integer from 1 to 48' },
+    { name: 'zero layers', patch: { n_layer: 0 }, message: 'config: n_layer is 0, expected an integer from 1 to 48' },
   ];
 
   for (const { name, patch, message } of rejections) {

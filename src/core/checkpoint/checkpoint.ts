@@ -170,7 +170,10 @@ export function decodeCheckpoint(files: CheckpointFiles): Checkpoint {
     tensors = decodeSafetensors(files.weights).tensors;
   } catch (error) {
     if (error instanceof SafetensorsError) throw new CheckpointError(`model.safetensors: ${error.message}`);
-    if (error instanceof ConfigError || error instanceof TokenizerError) throw new CheckpointError(error.message);
+    if (error instanceof ConfigError || error instanceof TokenizerError) {
+      // Name the file: checkConfig and CharTokenizer prefix their messages with "config:" and "tokenizer:".
+      throw new CheckpointError(error.message.replace(/^config:/, 'config.json:').replace(/^tokenizer:/, 'tokenizer.json:'));
+    }
     throw error;
   }
   if (tokenizer.size !== config.vocabSize) {

@@ -24,20 +24,21 @@ export const DEFAULT_GPT_CONFIG: GPTConfig = {
 
 export class ConfigError extends Error {}
 
-const LIMITS: Readonly<Record<'vocabSize' | 'nPositions' | 'nEmbd' | 'nLayer' | 'nHead', number>> = {
-  vocabSize: 4096,
-  nPositions: 2048,
-  nEmbd: 1024,
-  nLayer: 48,
-  nHead: 64,
+/** Upper bounds and config.json names of the integer sizes. */
+const LIMITS: Readonly<Record<'vocabSize' | 'nPositions' | 'nEmbd' | 'nLayer' | 'nHead', { max: number; json: string }>> = {
+  vocabSize: { max: 4096, json: 'vocab_size' },
+  nPositions: { max: 2048, json: 'n_positions' },
+  nEmbd: { max: 1024, json: 'n_embd' },
+  nLayer: { max: 48, json: 'n_layer' },
+  nHead: { max: 64, json: 'n_head' },
 };
 
 /** Checks sizes and divisibility, and returns the config unchanged. */
 export function checkConfig(config: GPTConfig): GPTConfig {
-  for (const [key, max] of Object.entries(LIMITS) as [keyof typeof LIMITS, number][]) {
+  for (const [key, { max, json }] of Object.entries(LIMITS) as [keyof typeof LIMITS, { max: number; json: string }][]) {
     const value = config[key];
     if (!Number.isInteger(value) || value < 1 || value > max) {
-      throw new ConfigError(`config: ${key} is ${String(value)}, expected an integer from 1 to ${max}`);
+      throw new ConfigError(`config: ${json} is ${String(value)}, expected an integer from 1 to ${max}`);
     }
   }
   if (config.nEmbd % config.nHead !== 0) {
