@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 import { saveCheckpoint } from '../../src/cli/checkpoint-files.ts';
 import { decodeCheckpoint } from '../../src/core/checkpoint/checkpoint.ts';
+import { decodeSafetensors } from '../../src/core/checkpoint/safetensors.ts';
 import { initParams } from '../../src/core/model/params.ts';
 import { CharTokenizer } from '../../src/core/model/tokenizer.ts';
 
@@ -156,6 +157,69 @@ describe('lab run', () => {
     expect(events).toHaveLength(1);
     expect(events[0]?.type).toBe('error');
     expect(events[0]?.message).toMatch(/3 layers but the model has 2/);
+  });
+});
+
+describe('lab ntk', () => {
+  test('writes the kernel and the adapters', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'lab-ntk-'));
+    const out = path.join(dir, 'ntk.json');
+    const adapters = path.join(dir, 'adapters.safetensors');
+    const result = lab(
+      'ntk',
+      '--backend', 'cpu',
+      '--set', `model=${MODEL}`,
+      '--set', 'adapters=qv.-',
+      '--set', 'trainSize=16',
+      '--set', 'evalSize=16',
+      '--set', 'probeSize=4',
+      '--radii', '0.1',
+      '--directions', '1',
+      '--out', out,
+      '--adapters-out', adapters,
+    );
+
+    expect(result.code).toBe(0);
+    const report = JSON.parse(readFileSync(out, 'utf8')) as {
+      kernel: { n: number; c: number; values: number[] };
+      probe: { tokenIds: number[][]; labels: number[] };
+      f0: number[][];
+      summary: { eigenvalues: number[]; blocks: unknown[] };
+      jacobianChange: unknown[];
+    };
+    expect(report.kernel.n).toBe(4);
+    expect(report.kernel.values).toHaveLength(8 * 8);
+    expect(report.summary.eigenvalues).toHaveLength(8);
+    expect(report.summary.blocks).toHaveLength(2);
+    expect(report.probe.tokenIds).toHaveLength(4);
+    expect(report.f0).toHaveLength(4);
+    expect(report.jacobianChange).toHaveLength(1);
+
+    const bytes = readFileSync(adapters);
+    const { tensors, metadata } = decodeSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    expect(Object.keys(tensors).sort()).toEqual([
+      'h.0.attn.q.lora_A.weight',
+      'h.0.attn.q.lora_B.weight',
+      'h.0.attn.v.lora_A.weight',
+      'h.0.attn.v.lora_B.weight',
+    ]);
+    expect(metadata['lora_scale']).toBe('2');
+  });
+
+  test('invalid radii are one line', () => {
+    const result = lab('ntk', '--radii', '0.1,-2');
+    expect(result.code).not.toBe(0);
+    expect(expectOneLineError(result)).toMatch(/--radii: got "-2"/);
+  });
+});
+
+describe('lab sweep', () => {
+  test('an invalid subset ends in an error event', () => {
+    const result = lab('sweep', '--backend', 'cpu', '--set', `model=${MODEL}`, '--subsets', 'qv.-;xz.-');
+    expect(result.code).not.toBe(0);
+    const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; message?: string });
+    expect(events.at(-1)?.type).toBe('error');
+    expect(events.at(-1)?.message).toMatch(/invalid letter "x"/);
   });
 });
 
