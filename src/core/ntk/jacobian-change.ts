@@ -41,7 +41,7 @@ export function jacobianChange(
 
   const points = options.radii.map((radius) => {
     const ratios = directions.map((direction) => {
-      const moved = theta0.map((tensor, i) => tf.add(tensor, tf.mul(direction[i] as tf.Tensor, radius)));
+      const moved = tf.tidy(() => theta0.map((tensor, i) => tf.add(tensor, tf.mul(direction[i] as tf.Tensor, radius))));
       const J = jacobian(predict, moved, probe, numLabels);
       const change = tf.tidy(() => tf.norm(tf.sub(J, J0)).dataSync()[0] as number);
       tf.dispose([...moved, J]);
