@@ -71,11 +71,19 @@ describe('lab run', () => {
     );
 
     expect(result.code).toBe(0);
-    const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; step?: number });
+    const events = result.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type: string; step?: number; model?: string });
+    const stepsOf = (type: string, model: string): (number | undefined)[] =>
+      events.filter((event) => event.type === type && event.model === model).map((event) => event.step);
     expect(events[0]?.type).toBe('config');
     expect(events.at(-1)?.type).toBe('done');
-    expect(events.filter((event) => event.type === 'step').map((event) => event.step)).toEqual([1, 2, 3]);
-    expect(events.filter((event) => event.type === 'eval').map((event) => event.step)).toEqual([0, 0, 2, 2, 3, 3]);
+    expect(stepsOf('step', 'real')).toEqual([1, 2, 3]);
+    expect(stepsOf('step', 'linear')).toEqual([1, 2, 3]);
+    expect(stepsOf('eval', 'real')).toEqual([0, 0, 2, 2, 3, 3]);
+    expect(stepsOf('eval', 'linear')).toEqual([0, 0, 2, 2, 3, 3]);
+    expect(events.filter((event) => event.type === 'divergence').map((event) => event.step)).toEqual([0, 2, 3]);
     expect(readFileSync(out, 'utf8')).toBe(result.stdout);
   });
 
