@@ -1,5 +1,6 @@
 /** The typed event stream that a run emits; every event is plain JSON. */
 import type { ModuleName } from './model/modules.ts';
+import type { SpectrumStats } from './ntk/spectrum.ts';
 import type { ExperimentSpec } from './spec.ts';
 
 export type Split = 'train' | 'eval';
@@ -101,16 +102,8 @@ export interface DivergenceEvent {
   distanceBound: number | null;
 }
 
-/** The statistics of one spectrum (see ntk/spectrum.ts). */
-export interface SpectrumSummary {
-  trace: number;
-  muMax: number;
-  muMin: number;
-  kappa: number | null;
-  kappaLambda: number | null;
-  effectiveRank: number;
-  etaMax: number | null;
-}
+/** The statistics of one spectrum: trace, μ_max, μ_min, κ, κ_λ, effective rank and η_max. */
+export type SpectrumSummary = SpectrumStats;
 
 export interface NtkEvent {
   type: 'ntk';

@@ -1,6 +1,6 @@
 /** Turns a kernel and its blocks into the `ntk` event: spectra, statistics and drift. */
 import type { Kernel, NtkResult } from './kernel.ts';
-import { relativeFrobeniusDistance, spectrumStats, symmetricEigen, tracedKernel, type SpectrumStats } from './spectrum.ts';
+import { relativeFrobeniusDistance, spectrumStats, symmetricEigen, tracedKernel } from './spectrum.ts';
 import type { NtkEvent } from '../events.ts';
 import type { ThetaLayout } from '../model/lora.ts';
 
@@ -42,8 +42,8 @@ export function summarizeNtk(
     lambda: options.lambda,
     eigenvalues: Array.from(eigenvalues),
     traced: Array.from(traced),
-    stats: plainStats(spectrumStats(eigenvalues, statsOptions)),
-    tracedStats: plainStats(spectrumStats(traced, statsOptions)),
+    stats: spectrumStats(eigenvalues, statsOptions),
+    tracedStats: spectrumStats(traced, statsOptions),
     blocks,
     drift: relativeFrobeniusDistance(full.values, options.reference.values),
   };
@@ -54,8 +54,4 @@ function traceOf(kernel: Kernel): number {
   let total = 0;
   for (let i = 0; i < size; i++) total += kernel.values[i * size + i] as number;
   return total;
-}
-
-function plainStats(stats: SpectrumStats): NtkEvent['stats'] {
-  return { ...stats };
 }
