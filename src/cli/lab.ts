@@ -44,6 +44,7 @@ sweep   for each layer subset (adapter grids separated by ';', default ten
 Common options:
   --spec FILE.json    a JSON object with any spec fields; the rest take defaults
   --set key=value     set one field (repeatable); applied after --spec
+  --out FILE          also write the events (run, sweep) or the full report (ntk) to FILE
   --backend NAME      tfjs backend: wasm (default) or cpu
 
 Spec fields: ${SPEC_KEYS.join(', ')}
