@@ -15,7 +15,7 @@ import { loadCheckpoint, modelDir } from './checkpoint-files.ts';
 import { loadTaskSources } from './sources.ts';
 import { encodeSafetensors, type SafetensorsTensor } from '../core/checkpoint/safetensors.ts';
 import type { LabEvent } from '../core/events.ts';
-import { analyzeNtk, type NtkReport } from '../core/ntk/analysis.ts';
+import { analyzeNtk } from '../core/ntk/analysis.ts';
 import { FineTuneRun, runExperiment } from '../core/runner.ts';
 import { DEFAULT_SWEEP_SUBSETS, runSweep } from '../core/sweep.ts';
 import type { RunnerInputs } from '../core/runner.ts';
@@ -177,18 +177,12 @@ async function ntkCommand(args: string[]): Promise<number> {
   const run = FineTuneRun.create({ ...spec, linearized: false }, inputs);
   try {
     const tensorsBefore = tf.memory().numTensors;
-    const holder: { report?: NtkReport } = {};
-    const profile = await tf.profile(() => {
-      holder.report = analyzeNtk(run, inputs.checkpoint.tokenizer, { radii, directions });
-      return [];
-    });
-    const result = holder.report;
-    if (result === undefined) throw new Error('the NTK analysis returned nothing');
+    const result = await analyzeNtk(run, inputs.checkpoint.tokenizer, { radii, directions });
     const output = {
       checkpoint: checkpointDir,
       backend: inputs.backend,
       ...result,
-      memory: { peakBytes: profile.peakBytes, tensorsBefore, tensorsAfter: tf.memory().numTensors },
+      tensors: { before: tensorsBefore, after: tf.memory().numTensors },
     };
 
     if (values['adapters-out'] !== undefined) {
@@ -212,7 +206,7 @@ async function ntkCommand(args: string[]): Promise<number> {
         stats: summary.stats,
         tracedStats: summary.tracedStats,
         timing,
-        peakBytes: profile.peakBytes,
+        peakBytes: result.peakBytes,
         jacobianChange: result.jacobianChange,
       })}\n`,
     );

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 
 import { jacobian } from './jacobian.ts';
 import { jacobianChange, type JacobianChangePoint } from './jacobian-change.ts';
-import { ntkFromJacobians } from './kernel.ts';
+import { ntkFromJacobians, type NtkResult } from './kernel.ts';
 import { summarizeNtk } from './summary.ts';
 import { symmetricEigen, tracedCrossKernel } from './spectrum.ts';
 import type { NtkEvent } from '../events.ts';
@@ -42,6 +42,8 @@ export interface NtkReport {
   evalTrain: { rows: number; cols: number; c: number; values: number[]; traced: number[]; tracedSingularValues: number[] };
   jacobianChange: JacobianChangePoint[];
   timing: { jacobianMs: number; kernelMs: number; eigenMs: number };
+  /** Peak tensor memory while computing J and the kernel on the probe set (tf.profile). */
+  peakBytes: number;
 }
 
 export interface NtkAnalysisOptions {
@@ -49,7 +51,7 @@ export interface NtkAnalysisOptions {
   directions: number;
 }
 
-export function analyzeNtk(run: FineTuneRun, tokenizer: CharTokenizer, options: NtkAnalysisOptions): NtkReport {
+export async function analyzeNtk(run: FineTuneRun, tokenizer: CharTokenizer, options: NtkAnalysisOptions): Promise<NtkReport> {
   const { predict, probe, numLabels, layout, spec, task } = run;
   const definition = task.definition;
   const probeCount = probe.labels.shape[0];
@@ -62,10 +64,19 @@ export function analyzeNtk(run: FineTuneRun, tokenizer: CharTokenizer, options: 
   answerTensor.dispose();
   const labels = Array.from(probe.labels.dataSync());
 
+  // Only the kernel is profiled: tf.profile takes Math.max over one
+  // argument per kernel call, which overflows the call stack on longer runs
+  // (tfjs-core 4.22, engine.js).
   const started = Date.now();
-  const J = jacobian(predict, run.theta, probe, numLabels);
-  const afterJacobian = Date.now();
-  const result = ntkFromJacobians(layout, J, numLabels);
+  let afterJacobian = started;
+  const holder: { J?: tf.Tensor2D; result?: NtkResult } = {};
+  const profile = await tf.profile(() => {
+    holder.J = jacobian(predict, run.theta, probe, numLabels);
+    afterJacobian = Date.now();
+    holder.result = ntkFromJacobians(layout, holder.J, numLabels);
+    return [];
+  });
+  const { J, result } = holder as { J: tf.Tensor2D; result: NtkResult };
   const afterKernel = Date.now();
   const summary = summarizeNtk(result, layout, { step: 0, lambda: spec.lambda, reference: result.full });
   const afterEigen = Date.now();
@@ -116,6 +127,7 @@ export function analyzeNtk(run: FineTuneRun, tokenizer: CharTokenizer, options: 
     },
     jacobianChange: points,
     timing: { jacobianMs: afterJacobian - started, kernelMs: afterKernel - afterJacobian, eigenMs: afterEigen - afterKernel },
+    peakBytes: profile.peakBytes,
   };
 }
 
