@@ -110,6 +110,7 @@ export function unigramBitsPerChar(trainTokens: Int32Array, heldOutTokens: Int32
 export interface Pretrainer {
   /** Runs one step on windows [B, T+1] and returns the batch loss in nats. */
   step(windows: Int32Array, lr: number): number;
+  /** Returns the current weights; the next step() disposes them, so use them before stepping again. */
   params(): GPTParams;
   dispose(): void;
 }

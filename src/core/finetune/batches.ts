@@ -2,7 +2,7 @@
 import { createRng, shuffled, type Rng } from '../random.ts';
 
 export interface BatchSampler {
-  /** Returns the indices of the next batch. */
+  /** Returns the indices of the next batch; callers must not modify the array, which full-batch sampling reuses. */
   next(): Int32Array;
 }
 
