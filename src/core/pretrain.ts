@@ -22,7 +22,7 @@ export interface PretrainOptions {
 }
 
 export const DEFAULT_PRETRAIN_OPTIONS: PretrainOptions = {
-  steps: 1500,
+  steps: 2400,
   batchSize: 32,
   contextLength: 128,
   peakLr: 2e-3,
