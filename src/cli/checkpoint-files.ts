@@ -8,7 +8,7 @@ export const CONFIG_FILE = 'config.json';
 export const TOKENIZER_FILE = 'tokenizer.json';
 export const WEIGHTS_FILE = 'model.safetensors';
 
-/** The folder of a named model under public/models, relative to the working directory. */
+/** Returns the folder of a named model under public/models, relative to the working directory. */
 export function modelDir(name: string): string {
   return path.resolve('public', 'models', name);
 }

@@ -12,7 +12,7 @@ import { randomInt, type Rng } from './random.ts';
 export interface PretrainOptions {
   steps: number;
   batchSize: number;
-  /** Tokens each window predicts; a window holds contextLength + 1 tokens. */
+  /** Tokens each window predicts; a window contains contextLength + 1 tokens. */
   contextLength: number;
   peakLr: number;
   warmupSteps: number;
@@ -93,7 +93,7 @@ export function bitsPerChar(params: GPTParams, windows: Int32Array, length: numb
 }
 
 /**
- * The unigram baseline: the cross-entropy, in bits per character, of a
+ * Returns the unigram baseline: the cross-entropy, in bits per character, of a
  * character distribution fitted to the training text (with add-one
  * smoothing) on the held-out text.
  */

@@ -11,7 +11,15 @@ import { buildTask, TASKS, type TaskData, type TaskSources } from './data/tasks.
 import type { ConfigEvent, DivergenceEvent, EvalEvent, LabEvent, Metrics, NtkEvent, StepEvent } from './events.ts';
 import { createBatchSampler, type BatchSampler } from './finetune/batches.ts';
 import { divergenceOnSet, parameterDistance } from './finetune/divergence.ts';
-import { disposeBatch, encodeExamples, gatherBatch, labelTokenIds, toBatchTensors, type BatchTensors } from './finetune/encode.ts';
+import {
+  disposeBatch,
+  encodeExamples,
+  gatherBatch,
+  labelTokenIds,
+  rowRange,
+  toBatchTensors,
+  type BatchTensors,
+} from './finetune/encode.ts';
 import { metricsOf, Trainer, type PredictFn } from './finetune/trainer.ts';
 import { checkAdapterGridLayers, parseAdapterGrid } from './model/adapters.ts';
 import { countParameters } from './model/config.ts';
@@ -48,7 +56,7 @@ function splitTensors(all: BatchTensors): SplitTensors {
   const count = all.labels.shape[0];
   const chunks: BatchTensors[] = [];
   for (let start = 0; start < count; start += EVAL_CHUNK) {
-    chunks.push(gatherBatch(all, range(start, Math.min(count, start + EVAL_CHUNK))));
+    chunks.push(gatherBatch(all, rowRange(start, Math.min(count, start + EVAL_CHUNK))));
   }
   return { all, chunks };
 }
@@ -56,10 +64,6 @@ function splitTensors(all: BatchTensors): SplitTensors {
 function disposeSplit(split: SplitTensors): void {
   disposeBatch(split.all);
   split.chunks.forEach(disposeBatch);
-}
-
-function range(start: number, end: number): Int32Array {
-  return Int32Array.from({ length: end - start }, (_, i) => start + i);
 }
 
 /** The linearized model's state: its trainer, f(θ₀) and J(θ₀) per split, and flat θ₀. */
@@ -146,7 +150,7 @@ export class FineTuneRun {
     const train = splitTensors(toBatchTensors(trainEncoded, 'train'));
     const evaluation = splitTensors(toBatchTensors(evalEncoded, 'eval'));
     const probeSize = Math.min(spec.probeSize, task.train.length);
-    const probe = gatherBatch(train.all, range(0, probeSize));
+    const probe = gatherBatch(train.all, rowRange(0, probeSize));
 
     let linear: LinearSide | null = null;
     if (spec.linearized) {

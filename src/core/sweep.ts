@@ -1,8 +1,8 @@
 /**
- * The layer-subset sweep: for each subset S of adapted blocks, the spectrum
- * of K_S at θ₀ and its Weyl bounds, then a fixed fine-tuning budget and its
- * final loss and accuracy, and across subsets the correlation between κ_λ and
- * each outcome.
+ * The layer-subset sweep. For each subset S of adapted blocks it computes the
+ * spectrum of K_S at θ₀ and its Weyl bounds, then fine-tunes S for a fixed
+ * budget and records the final loss and accuracy. Across subsets it reports
+ * the correlation between κ_λ and each outcome.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -30,7 +30,7 @@ export const DEFAULT_SWEEP_SUBSETS = [
   'qkvofp.qkvofp.qkvofp.qkvofp',
 ];
 
-/** The union of several grids, layer by layer. */
+/** Returns the union of several grids, layer by layer. */
 export function unionGrid(grids: readonly AdapterGrid[]): AdapterGrid {
   const layers = Math.max(...grids.map((grid) => grid.length));
   return Array.from({ length: layers }, (_, layer) =>

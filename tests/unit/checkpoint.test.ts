@@ -184,7 +184,7 @@ describe('decodeCheckpoint errors', () => {
     const tokenizer = JSON.stringify(new CharTokenizer(checkpoint.tokenizer.vocab.slice(0, 50)).toJson());
     const error = decodeError({ tokenizer });
     expectOneLineNaming(error, 'tokenizer.json');
-    expect(error.message).toBe('tokenizer.json has 50 tokens but config.json says vocab_size is 97');
+    expect(error.message).toBe('tokenizer.json has 50 tokens but config.json sets vocab_size to 97');
   });
 
   it('rejects invalid JSON in the config', () => {

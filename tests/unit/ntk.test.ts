@@ -188,7 +188,7 @@ describe('empiricalNtk positive semidefiniteness', () => {
 });
 
 describe('empiricalNtk of a real task', () => {
-  // brown-genre-4 has C = 4 and 'qvo.qvo' gives 6 blocks. The probe set holds
+  // brown-genre-4 has C = 4 and 'qvo.qvo' gives 6 blocks. The probe set contains
   // 8 examples, so K is 32 × 32.
   let run: FineTuneRun;
   let result: NtkResult;

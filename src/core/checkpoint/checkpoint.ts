@@ -178,7 +178,7 @@ export function decodeCheckpoint(files: CheckpointFiles): Checkpoint {
   }
   if (tokenizer.size !== config.vocabSize) {
     throw new CheckpointError(
-      `tokenizer.json has ${tokenizer.size} tokens but config.json says vocab_size is ${config.vocabSize}`,
+      `tokenizer.json has ${tokenizer.size} tokens but config.json sets vocab_size to ${config.vocabSize}`,
     );
   }
   return { config, tokenizer, params: paramsFromTensors(config, tensors) };

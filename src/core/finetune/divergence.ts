@@ -1,12 +1,14 @@
 /** How far the real model's outputs have moved from the linearized model's. */
 import * as tf from '@tensorflow/tfjs';
 
+import { squaredDistance } from './objective.ts';
 import type { DivergenceOnSet } from '../events.ts';
 
 /**
- * Compares f(θ_t), f_lin(θ_t^lin) and f(θ₀) on one set of points, each [N, C]:
- * the RMS of f − f_lin, that RMS relative to the RMS of f − f(θ₀), and the
- * share of points where the two models predict the same class.
+ * Compares f(θ_t), f_lin(θ_t^lin) and f(θ₀), each [N, C], on one set of
+ * points. Returns the RMS of f − f_lin and that RMS relative to the RMS of
+ * f − f(θ₀). Also returns the share of points where the two models predict
+ * the same class.
  */
 export function divergenceOnSet(f: tf.Tensor2D, fLin: tf.Tensor2D, f0: tf.Tensor2D): DivergenceOnSet {
   const [gap, moved, agree] = tf.tidy(() => [
@@ -25,9 +27,7 @@ export function divergenceOnSet(f: tf.Tensor2D, fLin: tf.Tensor2D, f0: tf.Tensor
 
 /** Returns ‖a − b‖ over paired tensor lists. */
 export function parameterDistance(a: readonly tf.Tensor[], b: readonly tf.Tensor[]): number {
-  const squared = tf.tidy(() =>
-    a.reduce<tf.Scalar>((total, tensor, i) => tf.add(total, tf.sum(tf.square(tf.sub(tensor, b[i] as tf.Tensor)))), tf.scalar(0)),
-  );
+  const squared = squaredDistance(a, b);
   const value = Math.sqrt(squared.dataSync()[0] as number);
   squared.dispose();
   return value;

@@ -18,7 +18,7 @@ export interface EncodedExamples {
   labels: Int32Array;
 }
 
-/** The label token ids, checked to exist in the vocabulary. */
+/** Returns the label token ids, checked to exist in the vocabulary. */
 export function labelTokenIds(tokenizer: CharTokenizer, definition: TaskDefinition): number[] {
   return definition.labelTokens.map((token) => {
     const id = tokenizer.tokenId(token);
@@ -79,6 +79,11 @@ export function toBatchTensors(encoded: EncodedExamples, split = 'examples'): Ba
     labels: tf.tensor1d(encoded.labels, 'int32'),
     rowIndex: tf.range(0, count, 1, 'int32') as tf.Tensor1D,
   }));
+}
+
+/** Returns the row indices start, start + 1, …, end − 1. */
+export function rowRange(start: number, end: number): Int32Array {
+  return Int32Array.from({ length: end - start }, (_, i) => start + i);
 }
 
 /** Selects rows of a batch by index. */

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 export type LossName = 'ce' | 'mse';
 
 /**
- * The mean data loss over a batch. f: [B, C] label logits, labels: [B].
+ * Returns the mean data loss over a batch. f: [B, C] label logits, labels: [B].
  * "ce" is softmax cross-entropy over the C logits; "mse" is ½‖f − y‖²
  * against one-hot y, summed over the C outputs.
  */
@@ -21,7 +21,7 @@ export function dataLoss(f: tf.Tensor2D, labels: tf.Tensor1D, loss: LossName): t
   return tf.mean(perExample);
 }
 
-/** The number of rows whose largest logit is the label's. */
+/** Counts the rows whose largest logit is the label's. */
 export function correctCount(f: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
   return tf.sum(tf.cast(tf.equal(tf.argMax(f, 1), labels), 'int32'));
 }
@@ -45,9 +45,9 @@ export function innerProduct(a: readonly tf.Tensor[], b: readonly tf.Tensor[]): 
 
 /**
  * Adds the regularizer's gradient λ(θ − θ₀) to the data gradient. With
- * `selective`, the pull applies only when ⟨∇R_data(θ), θ − θ₀⟩ ≥ 0; the
- * returned flag says whether it applied (as a 0/1 scalar, to avoid a
- * readback inside the step).
+ * `selective`, the pull applies only when ⟨∇R_data(θ), θ − θ₀⟩ ≥ 0. The
+ * returned flag is 1 when it applied and 0 otherwise, and stays a scalar
+ * tensor so that the step needs no readback.
  */
 export function addRegularizerGradient(
   dataGrads: readonly tf.Tensor[],

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+import { parameterDistance } from './divergence.ts';
 import type { BatchTensors } from './encode.ts';
 import { addRegularizerGradient, correctCount, dataLoss, squaredDistance, type LossName } from './objective.ts';
 import { createOptimizer, type Optimizer, type OptimizerName } from '../optim.ts';
@@ -108,10 +109,7 @@ export class Trainer {
 
   /** Returns ‖θ − θ₀‖ with θ₀ the anchor. */
   distanceToAnchor(): number {
-    const squared = squaredDistance(this.thetaTensors, this.anchor);
-    const value = Math.sqrt(squared.dataSync()[0] as number);
-    squared.dispose();
-    return value;
+    return parameterDistance(this.thetaTensors, this.anchor);
   }
 
   dispose(): void {

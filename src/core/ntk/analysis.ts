@@ -12,7 +12,7 @@ import { ntkFromJacobians, type NtkResult } from './kernel.ts';
 import { summarizeNtk } from './summary.ts';
 import { symmetricEigen, tracedCrossKernel } from './spectrum.ts';
 import type { NtkEvent } from '../events.ts';
-import { gatherBatch, disposeBatch, labelTokenIds } from '../finetune/encode.ts';
+import { disposeBatch, gatherBatch, labelTokenIds, rowRange } from '../finetune/encode.ts';
 import type { FineTuneRun } from '../runner.ts';
 import type { CharTokenizer } from '../model/tokenizer.ts';
 
@@ -57,7 +57,7 @@ export async function analyzeNtk(run: FineTuneRun, tokenizer: CharTokenizer, opt
   const probeCount = probe.labels.shape[0];
   const probeExamples = task.train.slice(0, probeCount);
   // Read the ids and answer positions back from the probe tensors, so the
-  // report holds exactly what the kernel was computed on.
+  // report contains exactly what the kernel was computed on.
   const paddedIds = probe.ids.arraySync();
   const answerTensor = tf.argMax(probe.answerMask, 1);
   const answerPositions = Array.from(answerTensor.dataSync());
@@ -82,7 +82,7 @@ export async function analyzeNtk(run: FineTuneRun, tokenizer: CharTokenizer, opt
   const afterEigen = Date.now();
 
   const evalRows = Math.min(probeCount, run.evalBatch.labels.shape[0]);
-  const evalProbe = gatherBatch(run.evalBatch, Int32Array.from({ length: evalRows }, (_, i) => i));
+  const evalProbe = gatherBatch(run.evalBatch, rowRange(0, evalRows));
   const JEval = jacobian(predict, run.theta, evalProbe, numLabels);
   const cross = ntkFromJacobians(layout, JEval, numLabels, J).full;
   const tracedCross = tracedCrossKernel(cross.values, evalRows, probeCount, numLabels);

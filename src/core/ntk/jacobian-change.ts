@@ -1,5 +1,5 @@
 /**
- * How fast the Jacobian moves away from θ₀: for radii r and random unit
+ * The Jacobian's change away from θ₀: for radii r and random unit
  * directions v, ‖J(θ₀ + r·v) − J(θ₀)‖_F / ‖J(θ₀)‖_F on a probe set. Where
  * this stays small, the linearized model is a good stand-in.
  */

@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-import { gatherBatch, disposeBatch, type BatchTensors } from '../finetune/encode.ts';
+import { disposeBatch, gatherBatch, rowRange, type BatchTensors } from '../finetune/encode.ts';
 import type { PredictFn } from '../finetune/trainer.ts';
 
 /** Examples per chunk: bounds memory to chunk · |θ| floats per stacked copy. */
@@ -30,7 +30,7 @@ export function jacobian(
 
   for (let start = 0; start < count; start += chunkSize) {
     const rows = Math.min(chunkSize, count - start);
-    const chunk = gatherBatch(batch, Int32Array.from({ length: rows }, (_, i) => start + i));
+    const chunk = gatherBatch(batch, rowRange(start, start + rows));
     parts.push(chunkJacobian(predict, theta, chunk, numLabels));
     disposeBatch(chunk);
   }

@@ -51,7 +51,7 @@ export function blockKernels(layout: ThetaLayout, J1: tf.Tensor2D, c: number, J2
   });
 }
 
-/** The kernel and its blocks from Jacobians already computed. */
+/** Returns the kernel and its blocks from Jacobians already computed. */
 export function ntkFromJacobians(layout: ThetaLayout, J1: tf.Tensor2D, c: number, J2: tf.Tensor2D = J1): NtkResult {
   return { full: kernelFromJacobians(J1, c, J2), blocks: blockKernels(layout, J1, c, J2) };
 }

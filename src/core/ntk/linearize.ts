@@ -9,7 +9,7 @@ import type { BatchTensors } from '../finetune/encode.ts';
 import type { PredictFn } from '../finetune/trainer.ts';
 import { flattenTheta } from '../model/lora.ts';
 
-/** What f_lin needs on a fixed set of examples: f(θ₀) [N, C] and J(θ₀) [N·C, P]. */
+/** The precomputed terms of f_lin on a fixed set of examples: f(θ₀) [N, C] and J(θ₀) [N·C, P]. */
 export interface Linearization {
   f0: tf.Tensor2D;
   J: tf.Tensor2D;

@@ -31,25 +31,6 @@ function oneHotFlat(labels: tf.Tensor1D, numLabels: number): Float64Array {
   return out;
 }
 
-/** Mean ½‖f − y‖² and accuracy of flat predictions against flat one-hot labels. */
-function squaredLossMetrics(f: Float64Array, y: Float64Array, numLabels: number): Metrics {
-  const count = f.length / numLabels;
-  let loss = 0;
-  let correct = 0;
-  for (let i = 0; i < count; i++) {
-    let best = 0;
-    let label = 0;
-    for (let a = 0; a < numLabels; a++) {
-      const index = i * numLabels + a;
-      loss += 0.5 * ((f[index] as number) - (y[index] as number)) ** 2;
-      if ((f[index] as number) > (f[i * numLabels + best] as number)) best = a;
-      if (y[index] === 1) label = a;
-    }
-    if (best === label) correct += 1;
-  }
-  return { loss: loss / count, accuracy: correct / count };
-}
-
 export function theoryEvent(input: TheoryEventInput): TheoryEvent {
   const { numLabels } = input;
   const trainKernel = kernelFromJacobians(input.train.J, numLabels);
@@ -74,10 +55,11 @@ export function theoryEvent(input: TheoryEventInput): TheoryEvent {
   });
 
   const metricsAt = (t: number): { train: Metrics; eval: Metrics } => {
-    const prediction = theory.predict(t);
+    const loss = theory.loss(t);
+    const accuracy = theory.accuracy(t);
     return {
-      train: squaredLossMetrics(prediction.train, yTrain, numLabels),
-      eval: squaredLossMetrics(prediction.cross as Float64Array, yEval, numLabels),
+      train: { loss: loss.train, accuracy: accuracy.train },
+      eval: { loss: loss.cross as number, accuracy: accuracy.cross as number },
     };
   };
   const points = input.steps.map(metricsAt);
