@@ -168,7 +168,42 @@ export interface SweepSummaryEvent {
   kappaLambdaVsEvalAccuracy: Correlation;
 }
 
+/**
+ * The NTK at θ₀ of every (layer, module) block of the model on the probe set,
+ * and the spectrum of the chosen subset K_S = Σ_{b∈S} K_b. It is computed
+ * before training, so the model panel can show each block's contribution.
+ */
+export interface PreviewEvent {
+  type: 'preview';
+  /** The adapter grid of the chosen subset S. */
+  adapters: string;
+  n: number;
+  c: number;
+  lambda: number;
+  /** Every block of the model (all layers × all modules), in layer-then-module order. */
+  blocks: { layer: number; module: ModuleName; muMax: number; trace: number; eigenvalues: number[] }[];
+  /** Eigenvalues of K_S, descending, clipped at 0; empty when S is empty. */
+  eigenvalues: number[];
+  /** Statistics of K_S; null when S is empty. */
+  stats: SpectrumSummary | null;
+  /** Weyl bounds on K_S from its blocks' spectra: μ₁(K_S) ≤ upper and μ_n(K_S) ≥ lower. */
+  weyl: { upper: number; lower: number };
+}
+
+/** ‖J(θ₀ + r·v) − J(θ₀)‖_F / ‖J(θ₀)‖_F over random unit directions v, at several radii r. */
+export interface JacobianChangeEvent {
+  type: 'jacobianChange';
+  /** The run's step when it was measured (0 before training). */
+  step: number;
+  points: { radius: number; mean: number; max: number }[];
+  /** ‖θ_t − θ₀‖ of the real model at that step, for reference against the radii. */
+  distance: number;
+}
+
 export type LabEvent =
+  | PreviewEvent
+  | JacobianChangeEvent
+
   | ConfigEvent
   | StepEvent
   | EvalEvent

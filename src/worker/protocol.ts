@@ -1,0 +1,88 @@
+/**
+ * The typed contract between the UI thread and the lab worker. The worker
+ * exposes a LabWorkerApi object through Comlink; the UI passes a listener
+ * (wrapped in Comlink.proxy) that receives coalesced batches of messages.
+ */
+import type { LabEvent } from '../core/events.ts';
+import type { ExperimentSpec } from '../core/spec.ts';
+
+/** tfjs backends in the order the worker tries them. */
+export const BACKEND_ORDER = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
+
+export type BackendName = (typeof BACKEND_ORDER)[number];
+
+/** Which backend runs, and why each faster one was not used. */
+export interface BackendReport {
+  backend: BackendName;
+  /** One entry per backend tried before the one in use, in order. */
+  skipped: { backend: BackendName; reason: string }[];
+  /** The WebGPU adapter description when WebGPU runs, such as "swiftshader (fallback adapter)". */
+  adapter?: string;
+}
+
+export interface InitOptions {
+  /** Backends not to try, such as one whose device was lost. */
+  exclude: BackendName[];
+  /** Backends whose initialization fails on purpose, to exercise the fallback path. */
+  simulateFailure: BackendName[];
+  /** The checkpoint folder URL, such as "/models/brown-gpt/". */
+  modelUrl: string;
+  /** The task data URL, such as "/data/task-sources.json". */
+  dataUrl: string;
+}
+
+/** The state of the run hosted by the worker. */
+export type RunState = 'idle' | 'preparing' | 'running' | 'paused' | 'done' | 'stopped' | 'error';
+
+/** Long computations that report progress and can be cancelled. */
+export type TaskKind = 'load' | 'preview' | 'prepare' | 'sweep' | 'jacobianChange';
+
+/** Settings that a running experiment takes without a restart. */
+export interface LiveSettings {
+  lr: number;
+  lambda: number;
+}
+
+export type WorkerMessage =
+  | { kind: 'events'; events: LabEvent[] }
+  | { kind: 'state'; state: RunState; step: number; message?: string }
+  | { kind: 'progress'; task: TaskKind; done: number; total: number; label: string }
+  | { kind: 'taskEnd'; task: TaskKind; outcome: 'finished' | 'cancelled' | 'failed'; message?: string }
+  | { kind: 'live'; settings: LiveSettings; step: number }
+  | { kind: 'deviceLost'; backend: BackendName; message: string }
+  | { kind: 'error'; message: string };
+
+export type WorkerListener = (messages: WorkerMessage[]) => void;
+
+/**
+ * Every method resolves once the request is accepted; results arrive
+ * through the listener. Methods reject with an Error whose message is one
+ * line fit for the UI.
+ */
+export interface LabWorkerApi {
+  /** Picks a backend, loads the checkpoint and the task data, and returns the backend report. */
+  init(options: InitOptions, listener: WorkerListener): Promise<BackendReport>;
+  /** Computes the per-block NTK at θ₀ for the spec (all blocks) and emits a preview event for spec.adapters. */
+  preview(spec: ExperimentSpec): Promise<void>;
+  /** Re-sums the cached block kernels for another adapter grid and emits a preview event; no Jacobian is recomputed. */
+  selectAdapters(adapters: string, lambda: number): Promise<void>;
+  /** Builds a run and starts training; events stream until done, stop or error. */
+  start(spec: ExperimentSpec): Promise<void>;
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  /** Runs one step while paused (or builds the run and pauses after step 0 when idle). */
+  stepOnce(spec: ExperimentSpec): Promise<void>;
+  stop(): Promise<void>;
+  /** Stops and disposes the run; the next start begins at step 0. */
+  reset(): Promise<void>;
+  setLive(settings: LiveSettings): Promise<void>;
+  runSweep(spec: ExperimentSpec, subsets: string[]): Promise<void>;
+  /** Measures the Jacobian change at the current θ (θ₀ when no run exists). */
+  measureJacobianChange(spec: ExperimentSpec, radii: number[], directions: number): Promise<void>;
+  /** Cancels a long task; the task ends with outcome 'cancelled'. */
+  cancel(task: TaskKind): Promise<void>;
+  /** Destroys the WebGPU device, to exercise the device-lost path. */
+  simulateDeviceLoss(): Promise<void>;
+  /** tf.memory() of the worker, for leak checks in tests. */
+  memory(): Promise<{ numTensors: number; numBytes: number }>;
+}
