@@ -1,0 +1,47 @@
+/** Start, pause, resume, step once, stop and reset, with the run's state and step. */
+import { useLab } from '../lab-context.ts';
+import { isRunActive } from '../store.ts';
+
+export function RunControls() {
+  const runState = useLab((state) => state.runState);
+  const step = useLab((state) => state.step);
+  const totalSteps = useLab((state) => state.runSpec?.steps ?? state.spec.steps);
+  const ready = useLab((state) => state.ready);
+  const actions = useLab((state) => state);
+  const active = isRunActive(runState);
+
+  return (
+    <div className="run-controls" role="group" aria-label="Run controls">
+      <button type="button" className="primary" data-testid="run-start" disabled={!ready || active} onClick={actions.start}>
+        Start
+      </button>
+      {runState === 'paused' ? (
+        <button type="button" data-testid="run-resume" onClick={actions.resume}>
+          Resume
+        </button>
+      ) : (
+        <button type="button" data-testid="run-pause" disabled={runState !== 'running'} onClick={actions.pause}>
+          Pause
+        </button>
+      )}
+      <button
+        type="button"
+        data-testid="run-step"
+        disabled={!ready || runState === 'running' || runState === 'preparing'}
+        onClick={actions.stepOnce}
+        title="Run one optimizer step (starts a paused run when none exists)"
+      >
+        Step once
+      </button>
+      <button type="button" data-testid="run-stop" disabled={!active} onClick={actions.stop}>
+        Stop
+      </button>
+      <button type="button" data-testid="run-reset" disabled={!ready} onClick={actions.reset}>
+        Reset
+      </button>
+      <span className={`run-state state-${runState}`} data-testid="run-state" aria-live="polite">
+        {runState} · step <span data-testid="run-step-count">{step}</span> / {totalSteps}
+      </span>
+    </div>
+  );
+}
