@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 
 import { disposeBatch, gatherBatch, rowRange, type BatchTensors } from '../finetune/encode.ts';
 import type { PredictFn } from '../finetune/trainer.ts';
+import { throwIfCancelled, yieldToEventLoop, type TaskControl } from '../task-control.ts';
 
 /** Examples per chunk: bounds memory to chunk · |θ| floats per stacked copy. */
 export const JACOBIAN_CHUNK = 8;
@@ -38,6 +39,53 @@ export function jacobian(
   const J = tf.concat(parts, 0) as tf.Tensor2D; // [N·C, P]
   tf.dispose(parts);
   return J;
+}
+
+/**
+ * Computes the same J as `jacobian`, one chunk per macrotask. It reports
+ * progress in examples done, waits for each chunk's kernels to finish, so
+ * that progress is real on GPU backends, and checks the signal between
+ * chunks. On cancellation it frees the finished chunks and throws a
+ * CancelledError.
+ */
+export async function jacobianAsync(
+  predict: PredictFn,
+  theta: readonly tf.Tensor[],
+  batch: BatchTensors,
+  numLabels: number,
+  control: TaskControl = {},
+  chunkSize = JACOBIAN_CHUNK,
+): Promise<tf.Tensor2D> {
+  const count = batch.labels.shape[0];
+  const parts: tf.Tensor2D[] = [];
+
+  try {
+    for (let start = 0; start < count; start += chunkSize) {
+      throwIfCancelled(control.signal, 'the Jacobian');
+      const rows = Math.min(chunkSize, count - start);
+      const chunk = gatherBatch(batch, rowRange(start, start + rows));
+      try {
+        parts.push(chunkJacobian(predict, theta, chunk, numLabels));
+      } finally {
+        disposeBatch(chunk);
+      }
+
+      await settle(parts[parts.length - 1] as tf.Tensor2D);
+      control.onProgress?.(start + rows, count);
+      await yieldToEventLoop();
+    }
+    throwIfCancelled(control.signal, 'the Jacobian');
+    return tf.concat(parts, 0) as tf.Tensor2D; // [N·C, P]
+  } finally {
+    tf.dispose(parts);
+  }
+}
+
+/** Waits until the kernels that produce `tensor` have run, by reading back one of its values. */
+async function settle(tensor: tf.Tensor2D): Promise<void> {
+  const first = tf.tidy(() => tensor.slice([0, 0], [1, 1]));
+  await first.data();
+  first.dispose();
 }
 
 function chunkJacobian(
