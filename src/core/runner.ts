@@ -20,12 +20,12 @@ import {
   toBatchTensors,
   type BatchTensors,
 } from './finetune/encode.ts';
-import { metricsOf, Trainer, type PredictFn } from './finetune/trainer.ts';
+import { metricsOf, Trainer, type PredictFn, type TrainerOptions } from './finetune/trainer.ts';
 import { checkAdapterGridLayers, parseAdapterGrid } from './model/adapters.ts';
 import { countParameters } from './model/config.ts';
 import { verbalizerLogits } from './model/gpt.ts';
 import { applyTheta, createThetaLayout, flattenTheta, initTheta, type AdapterOptions, type ThetaLayout } from './model/lora.ts';
-import { jacobian } from './ntk/jacobian.ts';
+import { jacobian, jacobianAsync } from './ntk/jacobian.ts';
 import { ntkFromJacobians, type Kernel } from './ntk/kernel.ts';
 import { disposeLinearization, linearize, linearPredict, type Linearization } from './ntk/linearize.ts';
 import { summarizeNtk } from './ntk/summary.ts';
@@ -33,6 +33,7 @@ import { distanceBound } from './ntk/theory.ts';
 import { theoryEvent } from './ntk/theory-event.ts';
 import { deriveSeed } from './random.ts';
 import type { ExperimentSpec } from './spec.ts';
+import { throwIfCancelled, type TaskControl } from './task-control.ts';
 
 export interface RunnerInputs {
   checkpoint: Checkpoint;
@@ -45,6 +46,12 @@ export interface RunnerInputs {
 const EVAL_CHUNK = 64;
 
 export class DivergenceError extends Error {}
+
+/** Settings that a run takes between steps. */
+export interface LiveSettings {
+  lr: number;
+  lambda: number;
+}
 
 /** A split as full tensors and as evaluation chunks. */
 interface SplitTensors {
@@ -92,6 +99,161 @@ interface RunParts {
   owned: tf.Tensor[];
 }
 
+/** Everything a run needs except the linearized model, plus θ₀ and the anchor until both trainers have copied them. */
+interface RunSetup {
+  parts: Omit<RunParts, 'linear'>;
+  theta0: tf.Tensor[];
+  /** The anchor tensors: theta0 itself for anchor 'init', zeros of its shapes for 'zero'. */
+  anchor: tf.Tensor[];
+  trainerOptions: TrainerOptions;
+}
+
+/** Builds the task, θ₀, the real model's trainer and the split tensors. Throws an Error with a one-line message on bad input. */
+function setUpRun(spec: ExperimentSpec, inputs: RunnerInputs): RunSetup {
+  const { checkpoint } = inputs;
+  const { config, tokenizer } = checkpoint;
+
+  const grid = parseAdapterGrid(spec.adapters);
+  checkAdapterGridLayers(grid, config.nLayer);
+  const definition = TASKS[spec.task];
+  const task = buildTask(spec.task, inputs.sources, {
+    seed: spec.seed,
+    trainSize: spec.trainSize,
+    evalSize: spec.evalSize,
+    maxChars: config.nPositions - definition.promptSuffix.length,
+  });
+  const numLabels = definition.labels.length;
+
+  const adapterOptions: AdapterOptions = {
+    grid,
+    mode: spec.mode,
+    r: spec.r,
+    loraAlpha: spec.loraAlpha,
+    rslora: spec.rslora,
+    init: spec.init,
+  };
+  const layout = createThetaLayout(config, adapterOptions);
+
+  const trainEncoded = encodeExamples(tokenizer, definition, task.train, config.nPositions);
+  const evalEncoded = encodeExamples(tokenizer, definition, task.eval, config.nPositions);
+  const labelIds = tf.tensor1d(labelTokenIds(tokenizer, definition), 'int32');
+  const base = checkpoint.params;
+  const predict: PredictFn = (theta, batch) =>
+    verbalizerLogits(applyTheta(base, layout, theta), batch.ids, batch.answerMask, labelIds);
+
+  const theta0 = initTheta(base, layout, adapterOptions, deriveSeed(spec.seed, 'lora-init'));
+  const anchor = spec.anchor === 'init' ? theta0 : theta0.map((tensor) => tf.zerosLike(tensor));
+  const trainerOptions: TrainerOptions = {
+    loss: spec.loss,
+    optimizer: spec.optimizer,
+    lr: spec.lr,
+    lambda: spec.lambda,
+    selective: spec.selective,
+  };
+  const real = new Trainer(predict, theta0, anchor, trainerOptions);
+
+  const train = splitTensors(toBatchTensors(trainEncoded, 'train'));
+  const evaluation = splitTensors(toBatchTensors(evalEncoded, 'eval'));
+  const probeSize = Math.min(spec.probeSize, task.train.length);
+  const probe = gatherBatch(train.all, rowRange(0, probeSize));
+
+  const batchSize = spec.optimizer === 'gd' ? task.train.length : Math.min(spec.batchSize, task.train.length);
+  const sampler = createBatchSampler(task.train.length, batchSize, deriveSeed(spec.seed, 'batches'));
+
+  const labelCounts = definition.labels.map((_, label) => task.eval.filter((example) => example.label === label).length);
+  const configEvent: ConfigEvent = {
+    type: 'config',
+    spec,
+    backend: inputs.backend,
+    task: {
+      name: definition.name,
+      labels: definition.labels,
+      labelTokens: definition.labelTokens,
+      promptSuffix: definition.promptSuffix,
+      trainSize: task.train.length,
+      evalSize: task.eval.length,
+      majorityRate: Math.max(...labelCounts) / task.eval.length,
+      length: trainEncoded.length,
+    },
+    parameters: {
+      model: countParameters(config),
+      trainable: layout.size,
+      blocks: layout.blocks.map(({ layer, module, size }) => ({ layer, module, size })),
+    },
+    batchSize,
+    loraScale: layout.scale,
+    probeSize,
+  };
+
+  return {
+    parts: {
+      spec,
+      configEvent,
+      layout,
+      task,
+      numLabels,
+      predict,
+      real,
+      train,
+      evaluation,
+      probe,
+      sampler,
+      owned: [labelIds],
+    },
+    theta0,
+    anchor,
+    trainerOptions,
+  };
+}
+
+/** Computes f(θ₀) and J(θ₀) on a batch like `linearize`, with the Jacobian chunked over macrotasks. */
+async function linearizeAsync(
+  predict: PredictFn,
+  theta0: readonly tf.Tensor[],
+  batch: BatchTensors,
+  numLabels: number,
+  control: TaskControl,
+): Promise<Linearization> {
+  const f0 = tf.tidy(() => predict(theta0, batch));
+  try {
+    const J = await jacobianAsync(predict, theta0, batch, numLabels, control);
+    return { f0, J };
+  } catch (error) {
+    f0.dispose();
+    throw error;
+  }
+}
+
+/** Builds the linearized model's trainer on precomputed linearizations of the train and eval splits. */
+function linearSide(setup: RunSetup, train: Linearization, evaluation: Linearization): LinearSide {
+  const theta0Flat = flattenTheta(setup.theta0);
+  const linearPredictFn: PredictFn = (theta, batch) => {
+    const split = batch.split === 'eval' ? evaluation : train;
+    return linearPredict(split, theta, theta0Flat, batch.rowIndex);
+  };
+  return {
+    trainer: new Trainer(linearPredictFn, setup.theta0, setup.anchor, setup.trainerOptions),
+    train,
+    eval: evaluation,
+    theta0Flat,
+  };
+}
+
+/** Frees θ₀ and a zero anchor, which the trainers have copied. */
+function releaseInitialTheta(setup: RunSetup): void {
+  tf.dispose(setup.theta0);
+  if (setup.anchor !== setup.theta0) tf.dispose(setup.anchor);
+}
+
+/** Frees the tensors of a run's parts other than the linearized model. */
+function disposeRunParts(parts: Omit<RunParts, 'linear'>): void {
+  parts.real.dispose();
+  disposeSplit(parts.train);
+  disposeSplit(parts.evaluation);
+  disposeBatch(parts.probe);
+  tf.dispose(parts.owned);
+}
+
 /** A fine-tuning run that advances one step at a time, so a host can pause or step it. */
 export class FineTuneRun {
   step = 0;
@@ -100,121 +262,75 @@ export class FineTuneRun {
   /** K₀ on the probe set, for the kernel drift. */
   private referenceKernel: Kernel | null = null;
   private lastMetrics: { real: { train: Metrics; eval: Metrics }; linear?: { train: Metrics; eval: Metrics } } | null = null;
+  /** The learning rate and λ in use: the spec's until setLive changes them. */
+  private liveSettings: LiveSettings;
 
-  private constructor(private readonly parts: RunParts) {}
+  private constructor(private readonly parts: RunParts) {
+    this.liveSettings = { lr: parts.spec.lr, lambda: parts.spec.lambda };
+  }
 
   /** Builds the task, θ, the trainers and the linearization. Throws an Error with a one-line message on bad input. */
   static create(spec: ExperimentSpec, inputs: RunnerInputs): FineTuneRun {
-    const { checkpoint } = inputs;
-    const { config, tokenizer } = checkpoint;
-
-    const grid = parseAdapterGrid(spec.adapters);
-    checkAdapterGridLayers(grid, config.nLayer);
-    const definition = TASKS[spec.task];
-    const task = buildTask(spec.task, inputs.sources, {
-      seed: spec.seed,
-      trainSize: spec.trainSize,
-      evalSize: spec.evalSize,
-      maxChars: config.nPositions - definition.promptSuffix.length,
-    });
-    const numLabels = definition.labels.length;
-
-    const adapterOptions: AdapterOptions = {
-      grid,
-      mode: spec.mode,
-      r: spec.r,
-      loraAlpha: spec.loraAlpha,
-      rslora: spec.rslora,
-      init: spec.init,
-    };
-    const layout = createThetaLayout(config, adapterOptions);
-
-    const trainEncoded = encodeExamples(tokenizer, definition, task.train, config.nPositions);
-    const evalEncoded = encodeExamples(tokenizer, definition, task.eval, config.nPositions);
-    const labelIds = tf.tensor1d(labelTokenIds(tokenizer, definition), 'int32');
-    const base = checkpoint.params;
-    const predict: PredictFn = (theta, batch) =>
-      verbalizerLogits(applyTheta(base, layout, theta), batch.ids, batch.answerMask, labelIds);
-
-    const theta0 = initTheta(base, layout, adapterOptions, deriveSeed(spec.seed, 'lora-init'));
-    const anchor = spec.anchor === 'init' ? theta0 : theta0.map((tensor) => tf.zerosLike(tensor));
-    const trainerOptions = {
-      loss: spec.loss,
-      optimizer: spec.optimizer,
-      lr: spec.lr,
-      lambda: spec.lambda,
-      selective: spec.selective,
-    };
-    const real = new Trainer(predict, theta0, anchor, trainerOptions);
-
-    const train = splitTensors(toBatchTensors(trainEncoded, 'train'));
-    const evaluation = splitTensors(toBatchTensors(evalEncoded, 'eval'));
-    const probeSize = Math.min(spec.probeSize, task.train.length);
-    const probe = gatherBatch(train.all, rowRange(0, probeSize));
-
-    let linear: LinearSide | null = null;
-    if (spec.linearized) {
-      const linearizations = {
-        train: linearize(predict, theta0, train.all, numLabels),
-        eval: linearize(predict, theta0, evaluation.all, numLabels),
-      };
-      const theta0Flat = flattenTheta(theta0);
-      const linearPredictFn: PredictFn = (theta, batch) => {
-        const split = batch.split === 'eval' ? linearizations.eval : linearizations.train;
-        return linearPredict(split, theta, theta0Flat, batch.rowIndex);
-      };
-      linear = {
-        trainer: new Trainer(linearPredictFn, theta0, anchor, trainerOptions),
-        ...linearizations,
-        theta0Flat,
-      };
+    const setup = setUpRun(spec, inputs);
+    const { predict, numLabels, train, evaluation } = setup.parts;
+    const built: Linearization[] = [];
+    try {
+      let linear: LinearSide | null = null;
+      if (spec.linearized) {
+        built.push(linearize(predict, setup.theta0, train.all, numLabels));
+        built.push(linearize(predict, setup.theta0, evaluation.all, numLabels));
+        linear = linearSide(setup, built[0] as Linearization, built[1] as Linearization);
+      }
+      return new FineTuneRun({ ...setup.parts, linear });
+    } catch (error) {
+      built.forEach(disposeLinearization);
+      disposeRunParts(setup.parts);
+      throw error;
+    } finally {
+      releaseInitialTheta(setup);
     }
-    tf.dispose(theta0);
-    if (spec.anchor === 'zero') tf.dispose(anchor);
+  }
 
-    const batchSize = spec.optimizer === 'gd' ? task.train.length : Math.min(spec.batchSize, task.train.length);
-    const sampler = createBatchSampler(task.train.length, batchSize, deriveSeed(spec.seed, 'batches'));
-
-    const labelCounts = definition.labels.map((_, label) => task.eval.filter((example) => example.label === label).length);
-    const configEvent: ConfigEvent = {
-      type: 'config',
-      spec,
-      backend: inputs.backend,
-      task: {
-        name: definition.name,
-        labels: definition.labels,
-        labelTokens: definition.labelTokens,
-        promptSuffix: definition.promptSuffix,
-        trainSize: task.train.length,
-        evalSize: task.eval.length,
-        majorityRate: Math.max(...labelCounts) / task.eval.length,
-        length: trainEncoded.length,
-      },
-      parameters: {
-        model: countParameters(config),
-        trainable: layout.size,
-        blocks: layout.blocks.map(({ layer, module, size }) => ({ layer, module, size })),
-      },
-      batchSize,
-      loraScale: layout.scale,
-      probeSize,
-    };
-
-    return new FineTuneRun({
-      spec,
-      configEvent,
-      layout,
-      task,
-      numLabels,
-      predict,
-      real,
-      linear,
-      train,
-      evaluation,
-      probe,
-      sampler,
-      owned: [labelIds],
-    });
+  /**
+   * Builds the same run as `create`, but computes the linearization (the
+   * Jacobian over the whole train and eval sets) one chunk per macrotask.
+   * Progress counts the examples of both sets; without the linearized model
+   * nothing is reported. On cancellation it frees every tensor it made and
+   * throws a CancelledError.
+   */
+  static async createAsync(spec: ExperimentSpec, inputs: RunnerInputs, control: TaskControl = {}): Promise<FineTuneRun> {
+    const setup = setUpRun(spec, inputs);
+    const { predict, numLabels, train, evaluation } = setup.parts;
+    const built: Linearization[] = [];
+    try {
+      let linear: LinearSide | null = null;
+      if (spec.linearized) {
+        const trainRows = train.all.labels.shape[0];
+        const total = trainRows + evaluation.all.labels.shape[0];
+        control.onProgress?.(0, total);
+        built.push(
+          await linearizeAsync(predict, setup.theta0, train.all, numLabels, {
+            signal: control.signal,
+            onProgress: (done) => control.onProgress?.(done, total),
+          }),
+        );
+        built.push(
+          await linearizeAsync(predict, setup.theta0, evaluation.all, numLabels, {
+            signal: control.signal,
+            onProgress: (done) => control.onProgress?.(trainRows + done, total),
+          }),
+        );
+        throwIfCancelled(control.signal, 'preparing the run');
+        linear = linearSide(setup, built[0] as Linearization, built[1] as Linearization);
+      }
+      return new FineTuneRun({ ...setup.parts, linear });
+    } catch (error) {
+      built.forEach(disposeLinearization);
+      disposeRunParts(setup.parts);
+      throw error;
+    } finally {
+      releaseInitialTheta(setup);
+    }
   }
 
   get spec(): ExperimentSpec {
@@ -261,6 +377,26 @@ export class FineTuneRun {
 
   get linearTheta(): readonly tf.Tensor[] | null {
     return this.parts.linear?.trainer.theta ?? null;
+  }
+
+  /** The learning rate and λ that the next step uses. */
+  get live(): LiveSettings {
+    return { ...this.liveSettings };
+  }
+
+  /**
+   * Changes the learning rate and λ of both models from the next step on.
+   * The divergence events' distance bound and the NTK events' λ statistics
+   * use the new λ. The bound √(2 R_data(θ₀)/λ) is derived for a λ held fixed
+   * from θ₀, so after a change it is a reference line, not a guarantee.
+   * The theory event emitted at step 0 keeps the spec's lr and λ.
+   * Throws a RangeError, and changes nothing, for lr ≤ 0 or λ < 0.
+   */
+  setLive(settings: LiveSettings): void {
+    const { real, linear } = this.parts;
+    real.setHyperparameters(settings);
+    linear?.trainer.setHyperparameters(settings);
+    this.liveSettings = { lr: settings.lr, lambda: settings.lambda };
   }
 
   /** The final metrics of the last evaluation. */
@@ -350,7 +486,7 @@ export class FineTuneRun {
         thetaGap: parameterDistance(real.theta, linear.trainer.theta),
         distance: real.distanceToAnchor(),
         distanceLinear: linear.trainer.distanceToAnchor(),
-        distanceBound: distanceBound(this.initialTrainLoss, spec.lambda),
+        distanceBound: distanceBound(this.initialTrainLoss, this.liveSettings.lambda),
       };
       events.push(divergence);
       tf.dispose([fLinTrain, fLinEval, fProbe, fLinProbe, f0Probe]);
@@ -362,7 +498,7 @@ export class FineTuneRun {
 
   /** Recomputes the NTK at the real model's current θ on the probe set. */
   ntk(): NtkEvent {
-    const { predict, real, linear, probe, numLabels, layout, spec } = this.parts;
+    const { predict, real, linear, probe, numLabels, layout } = this.parts;
     const probeRows = probe.labels.shape[0];
     const J =
       this.step === 0 && linear !== null
@@ -372,7 +508,7 @@ export class FineTuneRun {
     J.dispose();
 
     if (this.referenceKernel === null) this.referenceKernel = result.full;
-    return summarizeNtk(result, layout, { step: this.step, lambda: spec.lambda, reference: this.referenceKernel });
+    return summarizeNtk(result, layout, { step: this.step, lambda: this.liveSettings.lambda, reference: this.referenceKernel });
   }
 
   /** Builds the closed-form GD prediction, which applies to squared loss, full-batch GD and the anchor at θ's initial value. */
@@ -395,18 +531,14 @@ export class FineTuneRun {
   }
 
   dispose(): void {
-    const { real, linear, train, evaluation, probe, owned } = this.parts;
-    real.dispose();
+    const { linear } = this.parts;
     if (linear !== null) {
       linear.trainer.dispose();
       disposeLinearization(linear.train);
       disposeLinearization(linear.eval);
       linear.theta0Flat.dispose();
     }
-    disposeSplit(train);
-    disposeSplit(evaluation);
-    disposeBatch(probe);
-    tf.dispose(owned);
+    disposeRunParts(this.parts);
   }
 }
 

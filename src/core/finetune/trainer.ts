@@ -61,6 +61,18 @@ export class Trainer {
     return this.thetaTensors;
   }
 
+  /**
+   * Sets the learning rate and λ used from the next step on. The optimizer
+   * state (Adam's moments and step count) is kept. Throws a RangeError for
+   * lr ≤ 0 or λ < 0, or for a value that is not finite.
+   */
+  setHyperparameters(settings: { lr: number; lambda: number }): void {
+    const { lr, lambda } = settings;
+    if (!Number.isFinite(lr) || lr <= 0) throw new RangeError(`invalid learning rate ${lr}; expected a finite value > 0`);
+    if (!Number.isFinite(lambda) || lambda < 0) throw new RangeError(`invalid lambda ${lambda}; expected a finite value ≥ 0`);
+    this.options = { ...this.options, lr, lambda };
+  }
+
   /** Returns R_data on a batch and its gradient with respect to θ. */
   dataLossAndGradient(batch: BatchTensors): { value: tf.Scalar; grads: tf.Tensor[] } {
     return tf.tidy(() => {
