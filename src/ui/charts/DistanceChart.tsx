@@ -1,0 +1,150 @@
+/**
+ * Parameter distances against the optimizer step: ‖θ_t − θ₀‖ of the real
+ * model (at each evaluation, and per step as a thin line), ‖θ_t^lin − θ₀‖ of
+ * the linearized model, the gap ‖θ_t − θ_t^lin‖, and the bound
+ * √(2R_data(θ₀)/λ) on ‖θ_t − θ₀‖ under monotone descent.
+ */
+import * as d3 from 'd3';
+
+import type { DivergenceEvent, StepEvent } from '../../core/events.ts';
+import { ChartCard } from './ChartCard.tsx';
+import { COLORS, createFrame, drawAxes, formatValue, useChart, type SvgSelection } from './frame.ts';
+import {
+  attachHover,
+  clippedLayer,
+  drawLegend,
+  drawMarks,
+  drawReadout,
+  drawRules,
+  drawSeries,
+  formatPrecise,
+  type LegendItem,
+  type ReadoutLine,
+} from './marks.ts';
+import { distanceSeries, downsampleMinMax, nearestIndex, stepSeries, yExtent, type Point } from './series.ts';
+
+export interface DistanceChartProps {
+  divergence: readonly DivergenceEvent[];
+  steps: readonly StepEvent[];
+  /** The run's regularization strength λ. */
+  lambda: number;
+}
+
+const HEIGHT = 300;
+const MAX_MARKS = 80;
+
+/** The bound stretches the y axis only while it is at most this multiple of the largest measured distance. */
+const BOUND_HEADROOM = 4;
+
+const SERIES = [
+  { field: 'distance', className: 'series-real-distance', label: '‖θ_t − θ₀‖ real', color: COLORS.real },
+  { field: 'distanceLinear', className: 'series-linear-distance', label: '‖θ_t^lin − θ₀‖ linearized', color: COLORS.linear },
+  { field: 'thetaGap', className: 'series-theta-gap', label: '‖θ_t − θ_t^lin‖', color: COLORS.highlight },
+] as const;
+
+function render(props: DistanceChartProps, svg: SvgSelection, outerWidth: number, container: HTMLDivElement): void {
+  const { divergence, steps, lambda } = props;
+  const frame = createFrame(svg, outerWidth, HEIGHT);
+
+  const perStep = stepSeries(steps, 'real', 'distance');
+  const measured = SERIES.map((entry) => distanceSeries(divergence, entry.field));
+  const bound = divergence.at(-1)?.distanceBound ?? null;
+
+  const lastStep = Math.max(steps.at(-1)?.step ?? 0, divergence.at(-1)?.step ?? 0);
+  const x = d3.scaleLinear().domain([0, Math.max(1, lastStep)]).range([0, frame.width]);
+  const dataMax = yExtent([perStep, ...measured])?.[1] ?? 0;
+  const boundFits = bound !== null && bound <= Math.max(dataMax, 1e-12) * BOUND_HEADROOM;
+  const top = Math.max(dataMax, boundFits ? (bound as number) : 0);
+  const y = d3
+    .scaleLinear()
+    .domain([0, top > 0 ? top * 1.05 : 1])
+    .range([frame.height, 0])
+    .nice();
+  drawAxes(frame, x, y, { x: 'optimizer step', y: 'Euclidean norm over θ' });
+
+  const layer = clippedLayer(frame);
+  drawSeries(layer, downsampleMinMax(perStep, frame.width), x, y, {
+    className: 'series-real-step-distance',
+    color: COLORS.real,
+    thin: true,
+    opacity: 0.45,
+  });
+  SERIES.forEach((entry, i) => {
+    const points = measured[i] as Point[];
+    drawSeries(layer, downsampleMinMax(points, frame.width), x, y, { className: entry.className, color: entry.color });
+    if (points.length <= MAX_MARKS) {
+      drawMarks(frame.plot, points, x, y, { className: entry.className.replace('series-', 'marks-'), color: entry.color, radius: 2.5 });
+    }
+  });
+
+  if (bound !== null) {
+    drawRules(
+      frame,
+      [{ value: bound, className: 'rule-distance-bound', color: COLORS.bound, dash: '6 4', label: `bound √(2R_data(θ₀)/λ) = ${formatValue(bound)}` }],
+      y,
+    );
+  }
+
+  const legend: LegendItem[] = [
+    ...SERIES.filter((_, i) => (measured[i] as Point[]).length > 0).map((entry) => ({ label: entry.label, color: entry.color })),
+  ];
+  if (perStep.length > 0) legend.push({ label: '‖θ_t − θ₀‖ real, every step', color: COLORS.real, thin: true, opacity: 0.6 });
+  if (bound !== null) legend.push({ label: 'bound √(2R_data(θ₀)/λ)', color: COLORS.bound, dash: '6 4' });
+  drawLegend(container, legend);
+  drawReadout(container, readoutLines(bound, boundFits, dataMax, lambda));
+
+  const xs = divergence.length > 0 ? divergence.map((event) => event.step) : perStep.map((point) => point.x);
+  attachHover(frame, container, x, xs, (index) => tooltipLines(props, perStep, xs[index] as number));
+}
+
+function readoutLines(bound: number | null, boundFits: boolean, dataMax: number, lambda: number): ReadoutLine[] {
+  if (lambda === 0) return [{ text: 'λ = 0: there is no bound on ‖θ_t − θ₀‖.', className: 'readout-bound' }];
+  if (bound === null) return [];
+  if (boundFits) return [];
+  return [
+    {
+      text: `The bound √(2R_data(θ₀)/λ) = ${formatValue(bound)} lies above the plot, ${formatValue(bound / dataMax)}× the largest distance.`,
+      className: 'readout-bound',
+    },
+  ];
+}
+
+function tooltipLines(props: DistanceChartProps, perStep: readonly Point[], step: number): string[] {
+  const lines = [`step ${step}`];
+  const event = props.divergence.find((entry) => entry.step === step);
+  if (event !== undefined) {
+    for (const entry of SERIES) lines.push(`${entry.label}: ${formatPrecise(event[entry.field])}`);
+    if (event.distanceBound !== null) lines.push(`bound: ${formatPrecise(event.distanceBound)}`);
+  } else {
+    const point = perStep[nearestIndex(perStep.map((entry) => entry.x), step)];
+    if (point !== undefined) lines.push(`‖θ_t − θ₀‖ real: ${formatPrecise(point.y)}`);
+  }
+  return lines;
+}
+
+export function DistanceChart(props: DistanceChartProps) {
+  const { divergence, steps, lambda } = props;
+  const { containerRef, svgRef } = useChart(
+    (svg, width, container) => {
+      if (divergence.length > 0 || steps.length > 0) render(props, svg, width, container);
+    },
+    [divergence, steps, lambda],
+  );
+
+  return (
+    <ChartCard
+      id="distance"
+      title="Distance from θ₀"
+      caption={
+        `Euclidean norms over the trainable parameters θ, with θ₀ the anchor; λ = ${lambda}. ` +
+        'The bound follows from (λ/2)‖θ_t − θ₀‖² ≤ R(θ₀) and holds under monotone descent of R ' +
+        '(full-batch GD with selective regularization); R_data is the mean loss over the train set.'
+      }
+      emptyMessage={divergence.length === 0 && steps.length === 0 ? 'Start a run to see how far θ moves from θ₀.' : null}
+    >
+      <div className="chart-container" ref={containerRef}>
+        <svg ref={svgRef} role="img" aria-label="Parameter distances against optimizer step" />
+      </div>
+    </ChartCard>
+  );
+}

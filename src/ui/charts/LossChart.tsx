@@ -1,0 +1,294 @@
+/**
+ * Loss or accuracy against the optimizer step for the real model and its
+ * linearization: train solid and eval dashed at each evaluation, the faint
+ * per-step batch loss, and the closed-form GD prediction where it applies.
+ */
+import * as d3 from 'd3';
+import { useState } from 'react';
+
+import type { ConfigEvent, EvalEvent, ModelKind, StepEvent, TheoryEvent } from '../../core/events.ts';
+import type { ExperimentSpec } from '../../core/spec.ts';
+import { ChartCard } from './ChartCard.tsx';
+import { COLORS, DASH, createFrame, drawAxes, formatPercent, useChart, type SvgSelection } from './frame.ts';
+import {
+  attachHover,
+  clippedLayer,
+  drawLegend,
+  drawMarks,
+  drawNote,
+  drawRules,
+  drawSeries,
+  formatPrecise,
+  type HorizontalRule,
+  type LegendItem,
+  type LinearScale,
+} from './marks.ts';
+import {
+  downsampleMinMax,
+  evalSeries,
+  nearestIndex,
+  stepSeries,
+  theoryNote,
+  theorySeries,
+  yExtent,
+  type Metric,
+  type Point,
+} from './series.ts';
+
+export interface LossChartProps {
+  metric: Metric;
+  /** The run's spec, used until the config event arrives; config.spec wins after that. */
+  spec: ExperimentSpec;
+  config: ConfigEvent | null;
+  steps: readonly StepEvent[];
+  evals: readonly EvalEvent[];
+  theory: TheoryEvent | null;
+}
+
+const HEIGHT = 300;
+
+/** Eval points are drawn as dots only while a series has at most this many. */
+const MAX_MARKS = 80;
+
+/** The theory curve may stretch the y axis to this multiple of the measured maximum, and is clipped beyond. */
+const THEORY_HEADROOM = 3;
+
+const MODEL_NAMES: Record<ModelKind, string> = { real: 'real', linear: 'linearized' };
+const LOSS_NAMES = { ce: 'cross-entropy', mse: 'squared error ½‖f − y‖²' } as const;
+
+interface Series {
+  key: string;
+  label: string;
+  points: Point[];
+  color: string;
+  dash: string | null;
+  thin?: boolean;
+  opacity?: number;
+  marks?: boolean;
+}
+
+function buildSeries(props: LossChartProps): Series[] {
+  const { metric, steps, evals, theory } = props;
+  const series: Series[] = [];
+
+  if (metric === 'loss') {
+    for (const model of ['real', 'linear'] as const) {
+      series.push({
+        key: `${model}-batch`,
+        label: `${MODEL_NAMES[model]} batch`,
+        points: stepSeries(steps, model, 'loss'),
+        color: COLORS[model],
+        dash: null,
+        thin: true,
+        opacity: 0.35,
+      });
+    }
+  }
+
+  for (const model of ['real', 'linear'] as const) {
+    for (const split of ['train', 'eval'] as const) {
+      series.push({
+        key: `${model}-${split}`,
+        label: `${MODEL_NAMES[model]} ${split}`,
+        points: evalSeries(evals, model, split, metric),
+        color: COLORS[model],
+        dash: DASH[split],
+        marks: true,
+      });
+    }
+  }
+
+  if (theory !== null) {
+    for (const split of ['train', 'eval'] as const) {
+      series.push({
+        key: `theory-${split}`,
+        label: `theory ${split}`,
+        points: theorySeries(theory, split, metric),
+        color: COLORS.theory,
+        dash: DASH[split],
+      });
+    }
+  }
+  return series.filter((entry) => entry.points.length > 0);
+}
+
+/** The y domain: the measured series decide it, and the theory may stretch it only up to THEORY_HEADROOM. */
+function yDomain(series: readonly Series[], theory: TheoryEvent | null, metric: Metric, logY: boolean): [number, number] {
+  if (metric === 'accuracy') return [0, 1];
+
+  const measured = series.filter((entry) => !entry.key.startsWith('theory')).map((entry) => entry.points);
+  const predicted = series.filter((entry) => entry.key.startsWith('theory')).map((entry) => entry.points);
+  if (theory !== null) predicted.push([{ x: 0, y: theory.limit.train.loss }, { x: 0, y: theory.limit.eval.loss }]);
+  const positive = (points: readonly Point[]): Point[] => points.filter((point) => point.y > 0);
+
+  const measuredExtent = yExtent(logY ? measured.map(positive) : measured) ?? yExtent(predicted) ?? [0, 1];
+  const predictedExtent = yExtent(logY ? predicted.map(positive) : predicted);
+  let [low, high] = measuredExtent;
+  if (predictedExtent !== null) {
+    low = Math.max(Math.min(low, predictedExtent[0]), logY ? low / 100 : 0);
+    high = Math.max(high, Math.min(predictedExtent[1], high * THEORY_HEADROOM));
+  }
+  if (logY) return low > 0 && high > low ? [low, high] : [Math.max(low, 1e-6), Math.max(high, low * 10, 1e-5)];
+  return [0, high > 0 ? high : 1];
+}
+
+function render(
+  props: LossChartProps,
+  logY: boolean,
+  svg: SvgSelection,
+  outerWidth: number,
+  container: HTMLDivElement,
+): void {
+  const { metric, config, steps, evals, theory } = props;
+  const spec = config?.spec ?? props.spec;
+  const frame = createFrame(svg, outerWidth, HEIGHT);
+  const series = buildSeries(props);
+
+  const lastStep = Math.max(spec.steps, steps.at(-1)?.step ?? 0, evals.at(-1)?.step ?? 0);
+  const x = d3.scaleLinear().domain([0, Math.max(1, lastStep)]).range([0, frame.width]);
+  const domain = yDomain(series, theory, metric, logY);
+  const y: LinearScale = (logY ? d3.scaleLog() : d3.scaleLinear()).domain(domain).range([frame.height, 0]).nice();
+
+  const lossLabel = `mean ${spec.loss === 'mse' ? 'squared error' : 'cross-entropy'} per example${logY ? ' (log)' : ''}`;
+  drawAxes(
+    frame,
+    x,
+    y,
+    { x: 'optimizer step', y: metric === 'loss' ? lossLabel : 'accuracy (%)' },
+    metric === 'accuracy' ? { yFormat: (value) => `${Math.round(Number(value) * 100)}` } : logY ? { yTicks: 4 } : {},
+  );
+
+  // Per-step series reach spec.steps points; keep about one point per pixel.
+  const layer = clippedLayer(frame);
+  for (const entry of series) {
+    const points = downsampleMinMax(entry.points, frame.width);
+    drawSeries(layer, points, x, y, {
+      className: `series-${entry.key}`,
+      color: entry.color,
+      dash: entry.dash,
+      thin: entry.thin === true,
+      opacity: entry.opacity ?? 1,
+    });
+  }
+  for (const entry of series) {
+    if (entry.marks === true && entry.points.length <= MAX_MARKS) {
+      drawMarks(frame.plot, entry.points, x, y, { className: `marks-${entry.key}`, color: entry.color, radius: 2.5, hollow: entry.dash !== null });
+    }
+  }
+
+  const rules: HorizontalRule[] = [];
+  if (metric === 'accuracy' && config !== null) {
+    rules.push({
+      value: config.task.majorityRate,
+      className: 'rule-majority',
+      color: COLORS.reference,
+      dash: '2 3',
+      label: `majority class ${formatPercent(config.task.majorityRate)}`,
+    });
+  }
+  if (theory !== null) {
+    for (const split of ['train', 'eval'] as const) {
+      const value = theory.limit[split][metric];
+      rules.push({
+        value,
+        className: `rule-theory-limit-${split}`,
+        color: COLORS.theory,
+        dash: '1 4',
+        label: `theory t=∞ ${split} ${metric === 'accuracy' ? formatPercent(value) : formatPrecise(value)}`,
+      });
+    }
+  }
+  drawRules(frame, rules, y);
+
+  const clippedTheory = series.some(
+    (entry) => entry.key.startsWith('theory') && entry.points.some((point) => point.y > domain[1] * 1.0001),
+  );
+  if (clippedTheory) drawNote(frame, 'The theory curve exceeds the plotted range: the tooltip has its values.', 0, COLORS.theory);
+
+  drawLegend(container, legendItems(series, metric, theory, config));
+
+  const xs = Array.from(new Set(evals.map((event) => event.step))).sort((a, b) => a - b);
+  attachHover(frame, container, x, xs, (index) => tooltipLines(series, xs[index] as number, metric));
+}
+
+function legendItems(series: readonly Series[], metric: Metric, theory: TheoryEvent | null, config: ConfigEvent | null): LegendItem[] {
+  const has = (key: string): boolean => series.some((entry) => entry.key.startsWith(key));
+  const items: LegendItem[] = [{ label: 'real', color: COLORS.real }];
+  if (has('linear')) items.push({ label: 'linearized', color: COLORS.linear });
+  if (theory !== null) items.push({ label: 'theory (closed form)', color: COLORS.theory });
+  items.push({ label: 'train', color: COLORS.reference }, { label: 'eval', color: COLORS.reference, dash: DASH.eval });
+  if (metric === 'loss' && has('real-batch')) items.push({ label: 'batch loss per step', color: COLORS.reference, thin: true, opacity: 0.5 });
+  if (theory !== null) items.push({ label: 'theory at t = ∞', color: COLORS.theory, dash: '1 4' });
+  if (metric === 'accuracy' && config !== null) items.push({ label: 'majority-class rate', color: COLORS.reference, dash: '2 3' });
+  return items;
+}
+
+/** The value of each series at `step`: the exact evaluation for eval and theory series, the nearest step for batch loss. */
+function tooltipLines(series: readonly Series[], step: number, metric: Metric): string[] {
+  const format = metric === 'accuracy' ? formatPercent : formatPrecise;
+  const lines = [`step ${step}`];
+  for (const entry of series) {
+    const steps = entry.points.map((point) => point.x);
+    const index = nearestIndex(steps, step);
+    const point = entry.points[index];
+    if (point === undefined) continue;
+    if (entry.thin !== true && point.x !== step) continue;
+    const where = point.x !== step ? ` (step ${point.x})` : '';
+    lines.push(`${entry.label}: ${format(point.y)}${where}`);
+  }
+  return lines;
+}
+
+function caption(props: LossChartProps): string {
+  const { metric, config, theory } = props;
+  const spec = config?.spec ?? props.spec;
+  const trainSize = config?.task.trainSize ?? spec.trainSize;
+  const evalSize = config?.task.evalSize ?? spec.evalSize;
+  const sizes = `${trainSize} train and ${evalSize} eval examples`;
+  const parts: string[] = [];
+  if (metric === 'loss') {
+    parts.push(
+      `Mean ${LOSS_NAMES[spec.loss]} over the ${sizes}, without the (λ/2)‖θ − θ₀‖² term; λ = ${spec.lambda}.`,
+      'Faint lines: the loss of each step’s batch before its update.',
+    );
+  } else {
+    parts.push(`Share of the ${sizes} classified correctly; λ = ${spec.lambda}.`);
+  }
+  if (theory !== null) {
+    parts.push('Green: the closed-form prediction for the linearized model under squared loss and full-batch GD.');
+  } else {
+    const note = theoryNote(spec);
+    if (note !== null) parts.push(note);
+  }
+  return parts.join(' ');
+}
+
+export function LossChart(props: LossChartProps) {
+  const { metric, spec, config, steps, evals, theory } = props;
+  const [logY, setLogY] = useState(false);
+  const useLog = metric === 'loss' && logY;
+  const { containerRef, svgRef } = useChart(
+    (svg, width, container) => render(props, useLog, svg, width, container),
+    [metric, spec, config, steps, evals, theory, useLog],
+  );
+
+  const empty = config === null && evals.length === 0;
+  const title = metric === 'loss' ? 'Loss' : 'Accuracy';
+  return (
+    <ChartCard
+      id={metric}
+      title={title}
+      caption={caption(props)}
+      emptyMessage={empty ? `Start a run to see the ${metric}.` : null}
+    >
+      {metric === 'loss' ? (
+        <label className="chart-control">
+          <input type="checkbox" checked={logY} onChange={(event) => setLogY(event.target.checked)} /> log y
+        </label>
+      ) : null}
+      <div className="chart-container" ref={containerRef}>
+        <svg ref={svgRef} role="img" aria-label={`${title} against optimizer step`} />
+      </div>
+    </ChartCard>
+  );
+}
