@@ -379,6 +379,11 @@ export class FineTuneRun {
     return this.parts.linear?.trainer.theta ?? null;
   }
 
+  /** ‖θ − θ₀‖ of the real model now, with θ₀ the anchor. */
+  get distance(): number {
+    return this.parts.real.distanceToAnchor();
+  }
+
   /** The learning rate and λ that the next step uses. */
   get live(): LiveSettings {
     return { ...this.liveSettings };

@@ -23,6 +23,8 @@ export interface BackendReport {
 export interface InitOptions {
   /** Backends not to try, such as one whose device was lost. */
   exclude: BackendName[];
+  /** The reason for each excluded backend, for the backend report; a default reason fills any gap. */
+  exclusionReasons?: Partial<Record<BackendName, string>>;
   /** Backends whose initialization fails on purpose, to exercise the fallback path. */
   simulateFailure: BackendName[];
   /** The checkpoint folder URL, such as "/models/brown-gpt/". */
@@ -53,6 +55,21 @@ export type WorkerMessage =
   | { kind: 'error'; message: string };
 
 export type WorkerListener = (messages: WorkerMessage[]) => void;
+
+/**
+ * A notice from the main-thread client (client.ts) about the worker itself,
+ * beside the worker's own messages.
+ *
+ * - ready: a worker finished init, the first one or a replacement.
+ * - restarted: the worker crashed or lost its device, so the client started
+ *   a new one without the failed backend. The new worker has no run, so the
+ *   run state is idle.
+ * - failed: no backend is left to try, or a replacement failed to start.
+ */
+export type ClientNotice =
+  | { kind: 'ready'; report: BackendReport }
+  | { kind: 'restarted'; from: BackendName | null; to: BackendName; reason: string }
+  | { kind: 'failed'; message: string };
 
 /**
  * Every method resolves once the request is accepted; results arrive

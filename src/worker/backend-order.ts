@@ -1,0 +1,54 @@
+/**
+ * The order in which the worker tries tfjs backends, and the reason recorded
+ * for each one it skips. The browser-specific attempts live in backend.ts;
+ * this part has no browser dependency, so it is tested in Node.
+ */
+import { BACKEND_ORDER, type BackendName, type BackendReport, type InitOptions } from './protocol.ts';
+
+/** The outcome of trying to start one backend. */
+export type BackendAttempt = { ok: true; adapter?: string } | { ok: false; reason: string };
+
+export type AttemptBackend = (backend: BackendName) => Promise<BackendAttempt>;
+
+/** The backend options of init. */
+export type BackendOptions = Pick<InitOptions, 'exclude' | 'simulateFailure' | 'exclusionReasons'>;
+
+/**
+ * Tries the backends in BACKEND_ORDER and returns the first that starts,
+ * with a one-line reason for each one skipped before it: excluded, simulated
+ * failure, or the attempt's own reason (an exception counts as "threw ...").
+ * Throws an Error listing every reason when none starts.
+ */
+export async function selectBackend(options: BackendOptions, attempt: AttemptBackend): Promise<BackendReport> {
+  const skipped: BackendReport['skipped'] = [];
+
+  for (const backend of BACKEND_ORDER) {
+    if (options.exclude.includes(backend)) {
+      skipped.push({ backend, reason: options.exclusionReasons?.[backend] ?? 'excluded by the client' });
+      continue;
+    }
+    if (options.simulateFailure.includes(backend)) {
+      skipped.push({ backend, reason: 'simulated failure' });
+      continue;
+    }
+
+    let result: BackendAttempt;
+    try {
+      result = await attempt(backend);
+    } catch (error) {
+      result = { ok: false, reason: `threw ${firstLine(error)}` };
+    }
+    if (result.ok) {
+      return result.adapter === undefined ? { backend, skipped } : { backend, skipped, adapter: result.adapter };
+    }
+    skipped.push({ backend, reason: result.reason });
+  }
+
+  throw new Error(`no tfjs backend started: ${skipped.map(({ backend, reason }) => `${backend}: ${reason}`).join('; ')}`);
+}
+
+/** Returns the first line of an error's message, or of its string form. */
+export function firstLine(error: unknown): string {
+  const text = error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error);
+  return text.split('\n')[0] ?? '';
+}

@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+
+import { firstLine, selectBackend, type BackendAttempt } from '../../src/worker/backend-order.ts';
+import type { BackendName } from '../../src/worker/protocol.ts';
+
+/** Returns an attempt function with a fixed outcome per backend, and the list of backends it was called for. */
+function attempts(outcomes: Partial<Record<BackendName, BackendAttempt | Error>>): {
+  attempt: (backend: BackendName) => Promise<BackendAttempt>;
+  tried: BackendName[];
+} {
+  const tried: BackendName[] = [];
+  return {
+    tried,
+    attempt: async (backend) => {
+      tried.push(backend);
+      const outcome = outcomes[backend] ?? { ok: true };
+      if (outcome instanceof Error) throw outcome;
+      return outcome;
+    },
+  };
+}
+
+const NO_OPTIONS = { exclude: [], simulateFailure: [] };
+
+describe('selectBackend', () => {
+  it('takes WebGPU first', async () => {
+    const { attempt } = attempts({ webgpu: { ok: true, adapter: 'google swiftshader (fallback adapter)' } });
+
+    expect(await selectBackend(NO_OPTIONS, attempt)).toEqual({
+      backend: 'webgpu',
+      skipped: [],
+      adapter: 'google swiftshader (fallback adapter)',
+    });
+  });
+
+  it('falls back in order with reasons', async () => {
+    const { attempt, tried } = attempts({
+      webgpu: { ok: false, reason: 'navigator.gpu.requestAdapter() returned null' },
+      webgl: new Error('WebGL context lost\nsecond line'),
+    });
+    const report = await selectBackend(NO_OPTIONS, attempt);
+
+    expect(tried).toEqual(['webgpu', 'webgl', 'wasm']);
+    expect(report).toEqual({
+      backend: 'wasm',
+      skipped: [
+        { backend: 'webgpu', reason: 'navigator.gpu.requestAdapter() returned null' },
+        { backend: 'webgl', reason: 'threw WebGL context lost' },
+      ],
+    });
+  });
+
+  it('skips a simulated failure without trying it', async () => {
+    const { attempt, tried } = attempts({});
+    const report = await selectBackend({ exclude: [], simulateFailure: ['webgpu'] }, attempt);
+
+    expect(tried).toEqual(['webgl']);
+    expect(report).toEqual({ backend: 'webgl', skipped: [{ backend: 'webgpu', reason: 'simulated failure' }] });
+  });
+
+  it('skips excluded backends with their reasons', async () => {
+    const { attempt, tried } = attempts({});
+    const report = await selectBackend(
+      {
+        exclude: ['webgpu', 'webgl'],
+        exclusionReasons: { webgpu: 'excluded after the webgpu device was lost: destroyed' },
+        simulateFailure: [],
+      },
+      attempt,
+    );
+
+    expect(tried).toEqual(['wasm']);
+    expect(report.skipped).toEqual([
+      { backend: 'webgpu', reason: 'excluded after the webgpu device was lost: destroyed' },
+      { backend: 'webgl', reason: 'excluded by the client' },
+    ]);
+  });
+
+  it('lists every reason when nothing starts', async () => {
+    const { attempt } = attempts({
+      webgpu: { ok: false, reason: 'no navigator.gpu' },
+      webgl: { ok: false, reason: "tf.setBackend('webgl') returned false" },
+      cpu: new TypeError('broken'),
+    });
+
+    await expect(selectBackend({ exclude: [], simulateFailure: ['wasm'] }, attempt)).rejects.toThrow(
+      "no tfjs backend started: webgpu: no navigator.gpu; webgl: tf.setBackend('webgl') returned false; " +
+        'wasm: simulated failure; cpu: threw TypeError: broken',
+    );
+  });
+});
+
+describe('firstLine', () => {
+  it('keeps the first line of a message', () => {
+    expect(firstLine(new Error('one\ntwo'))).toBe('one');
+  });
+
+  it('names error subclasses', () => {
+    expect(firstLine(new RangeError('bad'))).toBe('RangeError: bad');
+  });
+
+  it('formats non-errors', () => {
+    expect(firstLine(42)).toBe('42');
+  });
+});
