@@ -5,4 +5,25 @@ export default defineConfig({
   plugins: [react()],
   server: { host: '127.0.0.1', port: 5173, strictPort: true },
   preview: { host: '127.0.0.1', port: 4173, strictPort: true },
+  worker: { format: 'es' },
+  // Pre-bundle every dependency at server start. Discovering one on first
+  // load makes Vite re-optimize and answer 504 "Outdated Optimize Dep",
+  // which reloads the page in the middle of a test.
+  optimizeDeps: {
+    include: [
+      'react',
+      'react-dom/client',
+      'react/jsx-runtime',
+      'react/jsx-dev-runtime',
+      'zustand',
+      'zustand/vanilla',
+      'd3',
+      'comlink',
+      '@tensorflow/tfjs',
+      '@tensorflow/tfjs-backend-webgpu',
+      '@tensorflow/tfjs-backend-wasm',
+      'ml-matrix',
+      'simple-statistics',
+    ],
+  },
 });

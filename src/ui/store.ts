@@ -6,7 +6,7 @@
 import { createStore, type StoreApi } from 'zustand/vanilla';
 
 import { DEFAULT_SPEC, type ExperimentSpec, type SpecKey } from '../core/spec.ts';
-import type { BackendReport, LiveSettings, RunState, TaskKind, WorkerMessage } from '../worker/protocol.ts';
+import type { BackendReport, ClientNotice, LiveSettings, RunState, TaskKind, WorkerMessage } from '../worker/protocol.ts';
 import { appendEvents, EMPTY_ANALYSIS, EMPTY_RUN, type AnalysisData, type RunData } from './run-data.ts';
 
 /** Settings a running experiment takes without a restart. */
@@ -82,6 +82,8 @@ export interface LabActions {
   attach(port: LabPort): void;
   receive(messages: readonly WorkerMessage[]): void;
   setBackend(report: BackendReport): void;
+  /** Handles the client's notices: ready, restarted on another backend, or failed for good. */
+  receiveNotice(notice: ClientNotice): void;
   notify(level: Notice['level'], text: string): void;
   dismissNotice(id: number): void;
   /** Changes one setting: live settings apply to a running experiment, others ask for a restart. */
@@ -189,6 +191,26 @@ export function createLabStore(initialSpec: ExperimentSpec = { ...DEFAULT_SPEC }
 
       setBackend(report) {
         set({ backend: report, ready: true });
+      },
+
+      receiveNotice(notice) {
+        switch (notice.kind) {
+          case 'ready':
+            get().setBackend(notice.report);
+            get().refreshPreview();
+            break;
+          case 'restarted': {
+            const interrupted = isRunActive(get().runState) ? ` The run stopped at step ${get().step}; press Start to run it again.` : '';
+            const from = notice.from === null ? 'The worker' : `The ${notice.from} backend`;
+            get().notify('warning', `${from} failed (${notice.reason}). The lab now runs on ${notice.to}.${interrupted}`);
+            set({ runState: 'idle', step: 0, runSpec: null, progress: {}, pendingRestart: [], liveApplied: null });
+            break;
+          }
+          case 'failed':
+            set({ ready: false, runState: 'error' });
+            get().notify('error', notice.message);
+            break;
+        }
       },
 
       notify(level, text) {
