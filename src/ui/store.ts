@@ -55,6 +55,8 @@ export interface LabPort {
   runSweep(spec: ExperimentSpec, subsets: string[]): Promise<void>;
   measureJacobianChange(spec: ExperimentSpec, radii: number[], directions: number): Promise<void>;
   cancel(task: TaskKind): Promise<void>;
+  simulateDeviceLoss(): Promise<void>;
+  memory(): Promise<{ numTensors: number; numBytes: number }>;
 }
 
 export interface LabState {
@@ -75,6 +77,8 @@ export interface LabState {
   pendingRestart: SpecKey[];
   /** Settings applied to the running experiment, with the step at which they applied. */
   liveApplied: { settings: LiveSettings; step: number } | null;
+  /** The worker's tf.memory() at the last reading, or null before one. */
+  memory: { numTensors: number; numBytes: number } | null;
 }
 
 export interface LabActions {
@@ -100,6 +104,10 @@ export interface LabActions {
   measureJacobianChange(): void;
   cancel(task: TaskKind): void;
   refreshPreview(): void;
+  /** Destroys the WebGPU device on purpose, so a teacher or a test can watch the fallback. */
+  simulateDeviceLoss(): void;
+  /** Reads the worker's tensor count and bytes into `memory`. */
+  readMemory(): void;
 }
 
 export type LabStore = StoreApi<LabState & LabActions>;
@@ -143,6 +151,7 @@ export function createLabStore(initialSpec: ExperimentSpec = { ...DEFAULT_SPEC }
       notices: [],
       pendingRestart: [],
       liveApplied: null,
+      memory: null,
 
       attach(nextPort) {
         port = nextPort;
@@ -191,6 +200,10 @@ export function createLabStore(initialSpec: ExperimentSpec = { ...DEFAULT_SPEC }
 
       setBackend(report) {
         set({ backend: report, ready: true });
+        const webgpu = report.skipped.find((skip) => skip.backend === 'webgpu');
+        if (webgpu !== undefined) {
+          get().notify('warning', `WebGPU is not used (${webgpu.reason}), so the lab runs on ${report.backend}.`);
+        }
       },
 
       receiveNotice(notice) {
@@ -296,6 +309,16 @@ export function createLabStore(initialSpec: ExperimentSpec = { ...DEFAULT_SPEC }
 
       cancel(task) {
         call((worker) => worker.cancel(task));
+      },
+
+      simulateDeviceLoss() {
+        call((worker) => worker.simulateDeviceLoss());
+      },
+
+      readMemory() {
+        call(async (worker) => {
+          set({ memory: await worker.memory() });
+        });
       },
 
       refreshPreview() {

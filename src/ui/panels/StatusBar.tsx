@@ -5,6 +5,9 @@ import type { TaskKind } from '../../worker/protocol.ts';
 
 export function BackendBadge() {
   const backend = useLab((state) => state.backend);
+  const memory = useLab((state) => state.memory);
+  const readMemory = useLab((state) => state.readMemory);
+  const simulateDeviceLoss = useLab((state) => state.simulateDeviceLoss);
   if (backend === null) {
     return (
       <span className="backend-badge loading" data-testid="backend">
@@ -13,7 +16,7 @@ export function BackendBadge() {
     );
   }
   return (
-    <details className="backend-badge" data-testid="backend-details">
+    <details className="backend-badge" data-testid="backend-details" onToggle={(event) => event.currentTarget.open && readMemory()}>
       <summary>
         backend: <strong data-testid="backend">{backend.backend}</strong>
         {backend.adapter !== undefined ? <span className="backend-adapter"> ({backend.adapter})</span> : null}
@@ -29,6 +32,17 @@ export function BackendBadge() {
           ))}
         </ul>
       )}
+      <p data-testid="worker-memory">
+        Worker memory: {memory === null ? '–' : `${memory.numTensors} tensors, ${(memory.numBytes / 1e6).toFixed(1)} MB`}{' '}
+        <button type="button" onClick={readMemory}>
+          Refresh
+        </button>
+      </p>
+      {backend.backend === 'webgpu' ? (
+        <button type="button" data-testid="simulate-device-loss" onClick={simulateDeviceLoss} title="Destroys the GPU device; the lab restarts its worker on the next backend">
+          Simulate a lost GPU device
+        </button>
+      ) : null}
     </details>
   );
 }

@@ -1,0 +1,133 @@
+/**
+ * The lab page end to end, in Debian's Chromium with WebGPU on SwiftShader.
+ * Runs are tiny (8 train and 8 eval examples, a probe of 4) because the
+ * software WebGPU adapter takes seconds per step.
+ */
+import { expect, test, type Page } from '@playwright/test';
+
+const TINY = 'trainSize=8&evalSize=8&probeSize=4&batchSize=4&evalInterval=2&ntkInterval=2';
+
+/** Run charts that must fill while training streams. */
+const RUN_CHARTS = ['loss', 'accuracy', 'spectrum', 'spectrum-heatmap', 'divergence', 'distance', 'drift'];
+
+/**
+ * Returns the size of a chart's data marks: the count of circles and cells
+ * plus the total length of the series paths' `d` attributes, which grows as
+ * a line gains points.
+ */
+async function markSize(page: Page, chart: string): Promise<number> {
+  return page.locator(`[data-testid="chart-${chart}"] .chart-body svg`).evaluateAll((svgs) => {
+    let size = 0;
+    for (const svg of svgs) {
+      size += svg.querySelectorAll('circle, rect.cell, rect.bar').length;
+      for (const path of svg.querySelectorAll('path[class*="series"]')) size += (path.getAttribute('d') ?? '').length;
+    }
+    return size;
+  });
+}
+
+async function openLab(page: Page, query: string): Promise<void> {
+  await page.goto(`/?${query}`);
+  await expect(page.getByTestId('backend')).not.toHaveText(/starting/, { timeout: 60_000 });
+}
+
+async function stepCount(page: Page): Promise<number> {
+  return Number(await page.getByTestId('run-step-count').textContent());
+}
+
+test.describe('lab page', () => {
+  test.setTimeout(240_000);
+
+  test('loads the checkpoint on WebGPU', async ({ page }) => {
+    await openLab(page, TINY);
+
+    await expect(page.getByTestId('backend')).toHaveText('webgpu');
+    await expect(page.getByTestId('preview-stats')).toBeVisible({ timeout: 90_000 });
+    const muMax = Number(await page.getByTestId('preview-mu-max').textContent());
+    expect(muMax).toBeGreaterThan(0);
+    await expect(page.getByTestId('notice-error')).toHaveCount(0);
+  });
+
+  test('run streams data into each chart', async ({ page }) => {
+    await openLab(page, `${TINY}&steps=8`);
+    await expect(page.getByTestId('preview-stats')).toBeVisible({ timeout: 90_000 });
+
+    await page.getByTestId('run-start').click();
+    await expect.poll(() => stepCount(page), { timeout: 120_000 }).toBeGreaterThanOrEqual(2);
+    const early = Object.fromEntries(await Promise.all(RUN_CHARTS.map(async (chart) => [chart, await markSize(page, chart)] as const)));
+
+    await expect(page.getByTestId('run-state')).toContainText('done', { timeout: 180_000 });
+    for (const chart of RUN_CHARTS) {
+      const late = await markSize(page, chart);
+      expect(late, `marks of chart ${chart}`).toBeGreaterThan(0);
+      expect(late, `growth of chart ${chart}`).toBeGreaterThan(early[chart] ?? 0);
+    }
+    await expect(page.getByTestId('notice-error')).toHaveCount(0);
+  });
+
+  test('analysis charts fill on request', async ({ page }) => {
+    await openLab(page, `${TINY}&steps=2`);
+    await expect(page.getByTestId('preview-stats')).toBeVisible({ timeout: 90_000 });
+    expect(await markSize(page, 'weyl')).toBeGreaterThan(0);
+
+    await page.getByTestId('measure-jacobian-change').click();
+    await expect.poll(() => markSize(page, 'jacobian-change'), { timeout: 120_000 }).toBeGreaterThan(0);
+
+    await page.getByTestId('run-sweep').click();
+    await expect(page.getByTestId('progress-sweep')).toBeVisible();
+    await expect.poll(() => page.locator('[data-testid="chart-sweep"] circle').count(), { timeout: 200_000 }).toBeGreaterThanOrEqual(2);
+  });
+
+  test('toggling a layer changes the NTK spectrum', async ({ page }) => {
+    await openLab(page, TINY);
+    await expect(page.getByTestId('preview-stats')).toBeVisible({ timeout: 90_000 });
+    const before = await page.getByTestId('preview-mu-max').textContent();
+
+    await page.locator('[data-testid="model-grid"] [data-layer="3"][data-module="attn.q"]').click();
+
+    await expect(page.getByTestId('preview-mu-max')).not.toHaveText(before ?? '', { timeout: 30_000 });
+  });
+
+  test('pause, resume and step once', async ({ page }) => {
+    await openLab(page, `${TINY}&steps=40`);
+    await expect(page.getByTestId('preview-stats')).toBeVisible({ timeout: 90_000 });
+
+    await page.getByTestId('run-step').click();
+    await expect(page.getByTestId('run-state')).toContainText('paused', { timeout: 120_000 });
+    await expect.poll(() => stepCount(page), { timeout: 60_000 }).toBe(1);
+    await page.getByTestId('run-step').click();
+    await expect.poll(() => stepCount(page), { timeout: 60_000 }).toBe(2);
+
+    await page.getByTestId('run-resume').click();
+    await expect(page.getByTestId('run-state')).toContainText('running');
+    await expect.poll(() => stepCount(page), { timeout: 60_000 }).toBeGreaterThan(2);
+    await page.getByTestId('run-pause').click();
+    await expect(page.getByTestId('run-state')).toContainText('paused', { timeout: 30_000 });
+    const paused = await stepCount(page);
+    await page.waitForTimeout(3000);
+    expect(await stepCount(page)).toBe(paused);
+
+    await page.getByTestId('run-stop').click();
+    await expect(page.getByTestId('run-state')).toContainText(/stopped|done/, { timeout: 30_000 });
+  });
+
+  test('forced WebGPU failure falls back with a notice', async ({ page }) => {
+    await openLab(page, `${TINY}&failBackend=webgpu`);
+
+    await expect(page.getByTestId('backend')).toHaveText('webgl');
+    await expect(page.getByTestId('notice-warning')).toContainText('WebGPU is not used');
+    await expect(page.getByTestId('preview-stats')).toBeVisible({ timeout: 90_000 });
+  });
+
+  test('lost WebGPU device continues on another backend', async ({ page }) => {
+    await openLab(page, TINY);
+    await expect(page.getByTestId('backend')).toHaveText('webgpu');
+
+    await page.getByTestId('backend-details').locator('summary').click();
+    await page.getByTestId('simulate-device-loss').click();
+
+    await expect(page.getByTestId('backend')).toHaveText('webgl', { timeout: 60_000 });
+    await expect(page.getByTestId('notice-warning').first()).toContainText('now runs on webgl');
+    await expect(page.getByTestId('preview-stats')).toBeVisible({ timeout: 90_000 });
+  });
+});
