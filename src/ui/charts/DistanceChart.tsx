@@ -5,9 +5,11 @@
  * √(2R_data(θ₀)/λ) on ‖θ_t − θ₀‖ under monotone descent.
  */
 import * as d3 from 'd3';
+import { useState } from 'react';
 
 import type { DivergenceEvent, StepEvent } from '../../core/events.ts';
 import { ChartCard } from './ChartCard.tsx';
+import { LogScaleToggle } from './ChartControls.tsx';
 import { COLORS, createFrame, drawAxes, formatValue, useChart, type SvgSelection } from './frame.ts';
 import {
   attachHover,
@@ -17,8 +19,11 @@ import {
   drawReadout,
   drawRules,
   drawSeries,
+  formatLogTick,
   formatPrecise,
+  shortenMinorTicks,
   type LegendItem,
+  type LinearScale,
   type ReadoutLine,
 } from './marks.ts';
 import { distanceSeries, downsampleMinMax, nearestIndex, stepSeries, yExtent, type Point } from './series.ts';
@@ -33,8 +38,11 @@ export interface DistanceChartProps {
 const HEIGHT = 300;
 const MAX_MARKS = 80;
 
-/** The bound stretches the y axis only while it is at most this multiple of the largest measured distance. */
+/** On the linear axis, the bound stretches it only while it is at most this multiple of the largest measured distance. */
 const BOUND_HEADROOM = 4;
+
+/** The log axis spans at most this ratio from bottom to top, so distances near 0 do not squash the rest. */
+const LOG_RANGE = 1e-6;
 
 const SERIES = [
   { field: 'distance', className: 'series-real-distance', label: '‖θ_t − θ₀‖ real', color: COLORS.real },
@@ -42,7 +50,7 @@ const SERIES = [
   { field: 'thetaGap', className: 'series-theta-gap', label: '‖θ_t − θ_t^lin‖', color: COLORS.highlight },
 ] as const;
 
-function render(props: DistanceChartProps, svg: SvgSelection, outerWidth: number, container: HTMLDivElement): void {
+function render(props: DistanceChartProps, logY: boolean, svg: SvgSelection, outerWidth: number, container: HTMLDivElement): void {
   const { divergence, steps, lambda } = props;
   const frame = createFrame(svg, outerWidth, HEIGHT);
 
@@ -53,14 +61,16 @@ function render(props: DistanceChartProps, svg: SvgSelection, outerWidth: number
   const lastStep = Math.max(steps.at(-1)?.step ?? 0, divergence.at(-1)?.step ?? 0);
   const x = d3.scaleLinear().domain([0, Math.max(1, lastStep)]).range([0, frame.width]);
   const dataMax = yExtent([perStep, ...measured])?.[1] ?? 0;
-  const boundFits = bound !== null && bound <= Math.max(dataMax, 1e-12) * BOUND_HEADROOM;
-  const top = Math.max(dataMax, boundFits ? (bound as number) : 0);
-  const y = d3
-    .scaleLinear()
-    .domain([0, top > 0 ? top * 1.05 : 1])
-    .range([frame.height, 0])
-    .nice();
-  drawAxes(frame, x, y, { x: 'optimizer step', y: 'Euclidean norm over θ' });
+  const y = logY ? logScale([perStep, ...measured], bound, frame.height) : linearScale(dataMax, bound, frame.height);
+  const boundFits = bound !== null && bound <= (y.domain()[1] as number);
+  drawAxes(
+    frame,
+    x,
+    y,
+    { x: 'optimizer step', y: `Euclidean norm over θ${logY ? ' (log)' : ''}` },
+    logY ? { yTicks: 5, yFormat: formatLogTick } : {},
+  );
+  if (logY) shortenMinorTicks(frame);
 
   const layer = clippedLayer(frame);
   drawSeries(layer, downsampleMinMax(perStep, frame.width), x, y, {
@@ -97,13 +107,32 @@ function render(props: DistanceChartProps, svg: SvgSelection, outerWidth: number
   attachHover(frame, container, x, xs, (index) => tooltipLines(props, perStep, xs[index] as number));
 }
 
+/** Builds a linear axis from 0, which the bound stretches only up to BOUND_HEADROOM × the largest distance. */
+function linearScale(dataMax: number, bound: number | null, height: number): LinearScale {
+  const boundFits = bound !== null && bound <= Math.max(dataMax, 1e-12) * BOUND_HEADROOM;
+  const top = Math.max(dataMax, boundFits ? (bound as number) : 0);
+  return d3
+    .scaleLinear()
+    .domain([0, top > 0 ? top * 1.05 : 1])
+    .range([height, 0])
+    .nice();
+}
+
+/** Builds a log axis over the positive distances and the bound. Zeros (θ_t = θ₀ at step 0) are left out. */
+function logScale(series: readonly (readonly Point[])[], bound: number | null, height: number): LinearScale {
+  const extent = yExtent(series.map((points) => points.filter((point) => point.y > 0)));
+  const high = Math.max(extent?.[1] ?? 1, bound ?? 0) * 1.5;
+  const low = Math.max(extent?.[0] ?? high / 100, high * LOG_RANGE) / 1.5;
+  return d3.scaleLog().domain([low, high]).range([height, 0]).nice();
+}
+
 function readoutLines(bound: number | null, boundFits: boolean, dataMax: number, lambda: number): ReadoutLine[] {
   if (lambda === 0) return [{ text: 'λ = 0: there is no bound on ‖θ_t − θ₀‖.', className: 'readout-bound' }];
   if (bound === null) return [];
   if (boundFits) return [];
   return [
     {
-      text: `The bound √(2R_data(θ₀)/λ) = ${formatValue(bound)} lies above the plot, ${formatValue(bound / dataMax)}× the largest distance.`,
+      text: `The bound √(2R_data(θ₀)/λ) = ${formatValue(bound)} lies above the plot, ${formatValue(bound / dataMax)}× the largest distance; the log axis shows it.`,
       className: 'readout-bound',
     },
   ];
@@ -124,11 +153,12 @@ function tooltipLines(props: DistanceChartProps, perStep: readonly Point[], step
 
 export function DistanceChart(props: DistanceChartProps) {
   const { divergence, steps, lambda } = props;
+  const [logY, setLogY] = useState(true);
   const { containerRef, svgRef } = useChart(
     (svg, width, container) => {
-      if (divergence.length > 0 || steps.length > 0) render(props, svg, width, container);
+      if (divergence.length > 0 || steps.length > 0) render(props, logY, svg, width, container);
     },
-    [divergence, steps, lambda],
+    [divergence, steps, lambda, logY],
   );
 
   return (
@@ -136,13 +166,16 @@ export function DistanceChart(props: DistanceChartProps) {
       id="distance"
       title="Distance from θ₀"
       caption={
-        `Euclidean norms over the trainable parameters θ, with θ₀ the anchor; λ = ${lambda}. ` +
-        'The bound follows from (λ/2)‖θ_t − θ₀‖² ≤ R(θ₀) and holds under monotone descent of R ' +
-        '(full-batch GD with selective regularization); R_data is the mean loss over the train set.'
+        `Euclidean norms over the trainable parameters θ, with θ₀ the anchor; λ = ${lambda}.` +
+        (lambda > 0
+          ? ' The bound follows from (λ/2)‖θ_t − θ₀‖² ≤ R(θ₀) and holds under monotone descent of R ' +
+            '(full-batch GD with selective regularization); R_data is the mean loss over the train set.'
+          : '')
       }
       emptyMessage={divergence.length === 0 && steps.length === 0 ? 'Start a run to see how far θ moves from θ₀.' : null}
     >
-      <div className="chart-container" ref={containerRef}>
+      <LogScaleToggle checked={logY} onChange={setLogY} />
+      <div className="chart-container" ref={containerRef} style={{ position: 'relative' }}>
         <svg ref={svgRef} role="img" aria-label="Parameter distances against optimizer step" />
       </div>
     </ChartCard>

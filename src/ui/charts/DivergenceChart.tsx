@@ -17,6 +17,7 @@ import {
   drawSeries,
   formatLogTick,
   formatPrecise,
+  shortenMinorTicks,
   type LinearScale,
 } from './marks.ts';
 import { divergenceSeries, downsampleMinMax, yExtent, type Point } from './series.ts';
@@ -71,6 +72,7 @@ function render(divergence: readonly DivergenceEvent[], svg: SvgSelection, outer
     .range([top.height, 0])
     .nice();
   drawAxes(top, x, yRms, { x: '', y: 'RMS(f − f_lin) / RMS(f − f₀)' }, { yTicks: 4, yFormat: formatLogTick });
+  shortenMinorTicks(top);
 
   const rmsLayer = clippedLayer(top);
   SETS.forEach((set, i) => {
@@ -140,7 +142,7 @@ export function DivergenceChart({ divergence }: DivergenceChartProps) {
       }
       emptyMessage={divergence.length === 0 ? 'Start a run with the linearized model to see f − f_lin.' : null}
     >
-      <div className="chart-container" ref={containerRef}>
+      <div className="chart-container" ref={containerRef} style={{ position: 'relative' }}>
         <svg ref={svgRef} role="img" aria-label="Divergence of the real and linearized models against optimizer step" />
       </div>
     </ChartCard>

@@ -9,6 +9,7 @@ import { useState } from 'react';
 import type { ConfigEvent, EvalEvent, ModelKind, StepEvent, TheoryEvent } from '../../core/events.ts';
 import type { ExperimentSpec } from '../../core/spec.ts';
 import { ChartCard } from './ChartCard.tsx';
+import { LogScaleToggle } from './ChartControls.tsx';
 import { COLORS, DASH, createFrame, drawAxes, formatPercent, useChart, type SvgSelection } from './frame.ts';
 import {
   attachHover,
@@ -18,7 +19,9 @@ import {
   drawNote,
   drawRules,
   drawSeries,
+  formatLogTick,
   formatPrecise,
+  shortenMinorTicks,
   type HorizontalRule,
   type LegendItem,
   type LinearScale,
@@ -63,6 +66,8 @@ interface Series {
   color: string;
   dash: string | null;
   thin?: boolean;
+  /** A wide faint band drawn under the other series, for the theory that the linearized model may cover exactly. */
+  wide?: boolean;
   opacity?: number;
   marks?: boolean;
 }
@@ -106,6 +111,8 @@ function buildSeries(props: LossChartProps): Series[] {
         points: theorySeries(theory, split, metric),
         color: COLORS.theory,
         dash: DASH[split],
+        wide: true,
+        opacity: 0.35,
       });
     }
   }
@@ -155,18 +162,22 @@ function render(
     x,
     y,
     { x: 'optimizer step', y: metric === 'loss' ? lossLabel : 'accuracy (%)' },
-    metric === 'accuracy' ? { yFormat: (value) => `${Math.round(Number(value) * 100)}` } : logY ? { yTicks: 4 } : {},
+    metric === 'accuracy' ? { yFormat: (value) => `${Math.round(Number(value) * 100)}` } : logY ? { yFormat: formatLogTick } : {},
   );
+  if (logY) shortenMinorTicks(frame);
 
   // Per-step series reach spec.steps points; keep about one point per pixel.
+  // Wide theory bands go first, so the measured lines stay on top of them.
   const layer = clippedLayer(frame);
-  for (const entry of series) {
+  const drawOrder = [...series.filter((entry) => entry.wide === true), ...series.filter((entry) => entry.wide !== true)];
+  for (const entry of drawOrder) {
     const points = downsampleMinMax(entry.points, frame.width);
     drawSeries(layer, points, x, y, {
       className: `series-${entry.key}`,
       color: entry.color,
       dash: entry.dash,
       thin: entry.thin === true,
+      wide: entry.wide === true,
       opacity: entry.opacity ?? 1,
     });
   }
@@ -186,16 +197,10 @@ function render(
       label: `majority class ${formatPercent(config.task.majorityRate)}`,
     });
   }
+  // The legend gives the limits' values, because labels on the plot would cover the curves that approach them.
   if (theory !== null) {
     for (const split of ['train', 'eval'] as const) {
-      const value = theory.limit[split][metric];
-      rules.push({
-        value,
-        className: `rule-theory-limit-${split}`,
-        color: COLORS.theory,
-        dash: '1 4',
-        label: `theory t=∞ ${split} ${metric === 'accuracy' ? formatPercent(value) : formatPrecise(value)}`,
-      });
+      rules.push({ value: theory.limit[split][metric], className: `rule-theory-limit-${split}`, color: COLORS.theory, dash: '1 4', label: '' });
     }
   }
   drawRules(frame, rules, y);
@@ -215,10 +220,18 @@ function legendItems(series: readonly Series[], metric: Metric, theory: TheoryEv
   const has = (key: string): boolean => series.some((entry) => entry.key.startsWith(key));
   const items: LegendItem[] = [{ label: 'real', color: COLORS.real }];
   if (has('linear')) items.push({ label: 'linearized', color: COLORS.linear });
-  if (theory !== null) items.push({ label: 'theory (closed form)', color: COLORS.theory });
+  if (theory !== null) items.push({ label: 'theory (closed form)', color: COLORS.theory, wide: true, opacity: 0.35 });
   items.push({ label: 'train', color: COLORS.reference }, { label: 'eval', color: COLORS.reference, dash: DASH.eval });
   if (metric === 'loss' && has('real-batch')) items.push({ label: 'batch loss per step', color: COLORS.reference, thin: true, opacity: 0.5 });
-  if (theory !== null) items.push({ label: 'theory at t = ∞', color: COLORS.theory, dash: '1 4' });
+  if (theory !== null) {
+    const format = metric === 'accuracy' ? formatPercent : formatPrecise;
+    const { train, eval: evaluation } = theory.limit;
+    items.push({
+      label: `theory at t = ∞: train ${format(train[metric])}, eval ${format(evaluation[metric])}`,
+      color: COLORS.theory,
+      dash: '1 4',
+    });
+  }
   if (metric === 'accuracy' && config !== null) items.push({ label: 'majority-class rate', color: COLORS.reference, dash: '2 3' });
   return items;
 }
@@ -282,11 +295,9 @@ export function LossChart(props: LossChartProps) {
       emptyMessage={empty ? `Start a run to see the ${metric}.` : null}
     >
       {metric === 'loss' ? (
-        <label className="chart-control">
-          <input type="checkbox" checked={logY} onChange={(event) => setLogY(event.target.checked)} /> log y
-        </label>
+        <LogScaleToggle checked={logY} onChange={setLogY} />
       ) : null}
-      <div className="chart-container" ref={containerRef}>
+      <div className="chart-container" ref={containerRef} style={{ position: 'relative' }}>
         <svg ref={svgRef} role="img" aria-label={`${title} against optimizer step`} />
       </div>
     </ChartCard>

@@ -9,7 +9,7 @@ import { useState } from 'react';
 import type { NtkEvent, PreviewEvent } from '../../core/events.ts';
 import { ChartCard } from './ChartCard.tsx';
 import { COLORS, createFrame, drawAxes, formatValue, useChart, type SvgSelection } from './frame.ts';
-import { KernelToggle } from './KernelToggle.tsx';
+import { KernelToggle } from './ChartControls.tsx';
 import {
   attachHover,
   clippedLayer,
@@ -20,6 +20,7 @@ import {
   drawSeries,
   formatLogTick,
   formatPrecise,
+  shortenMinorTicks,
   type HorizontalRule,
   type LegendItem,
   type ReadoutLine,
@@ -128,6 +129,7 @@ function render(
     yTicks: 5,
     yFormat: formatLogTick,
   });
+  shortenMinorTicks(frame);
 
   const layer = clippedLayer(frame);
   spectra.forEach((spectrum, i) => {
@@ -191,8 +193,8 @@ function readoutLines(
     const stable = lr < maxRate;
     lines.push({
       text:
-        `η_max = 2/(μ₁/N + λ) = ${formatValue(maxRate)} for ${latest.label}; current lr η = ${formatValue(lr)}: ` +
-        (stable ? 'every mode is stable.' : 'the top mode is unstable (η ≥ η_max).'),
+        `η_max = 2/(μ₁/N + λ) = ${formatValue(maxRate)} for ${latest.label}; current lr η = ${formatValue(lr)}` +
+        (stable ? ' < η_max, so full-batch GD is stable in every mode.' : ' ≥ η_max, so full-batch GD would diverge along the top mode.'),
       className: 'readout-eta',
       warning: !stable,
     });
@@ -275,7 +277,7 @@ export function SpectrumChart(props: SpectrumChartProps) {
       emptyMessage={emptyMessage(props)}
     >
       <KernelToggle value={view?.kernel ?? kernel} onChange={setKernel} tracedAvailable={props.ntk.length > 0} />
-      <div className="chart-container" ref={containerRef}>
+      <div className="chart-container" ref={containerRef} style={{ position: 'relative' }}>
         <svg ref={svgRef} role="img" aria-label="NTK eigenvalues against index" />
       </div>
     </ChartCard>

@@ -8,7 +8,7 @@ import { useState } from 'react';
 import type { NtkEvent } from '../../core/events.ts';
 import { ChartCard } from './ChartCard.tsx';
 import { createFrame, drawAxes, formatValue, hideTooltip, showTooltip, useChart, type SvgSelection } from './frame.ts';
-import { KernelToggle } from './KernelToggle.tsx';
+import { KernelToggle } from './ChartControls.tsx';
 import { drawReadout, formatPrecise, type ReadoutLine } from './marks.ts';
 import { heatmapCells, kernelEigenvalues, logFloor, pickEvenly, type HeatmapCell, type KernelKind } from './series.ts';
 
@@ -48,7 +48,8 @@ function render(
     .range([0, frame.width]);
   const y = d3.scaleLinear().domain([0.5, rows + 0.5]).range([0, frame.height]);
   const logMax = Math.log10(d3.max(cells, (cell) => cell.plotted) ?? 1);
-  const logMin = Math.log10(floor.floor);
+  // The colormap starts at the smallest drawn value: the floor only when some eigenvalue is 0.
+  const logMin = Math.log10(d3.min(cells, (cell) => cell.plotted) ?? floor.floor);
   const color = d3.scaleSequential(d3.interpolateViridis).domain([logMin, logMax > logMin ? logMax : logMin + 1]);
 
   frame.plot
@@ -62,7 +63,8 @@ function render(
     .attr('y', (cell) => y(cell.index - 0.5))
     .attr('width', (cell) => Math.max(1, x(cell.x1) - x(cell.x0)))
     .attr('height', Math.max(1, y(1.5) - y(0.5)))
-    .attr('fill', (cell) => color(Math.log10(cell.plotted)));
+    .attr('fill', (cell) => color(Math.log10(cell.plotted)))
+    .attr('shape-rendering', 'crispEdges');
 
   drawAxes(
     frame,
@@ -169,7 +171,7 @@ export function SpectrumHeatmap({ ntk, k = DEFAULT_K }: SpectrumHeatmapProps) {
       emptyMessage={ntk.length === 0 ? 'Start a run to see the spectrum over training.' : null}
     >
       <KernelToggle value={kernel} onChange={setKernel} tracedAvailable={true} />
-      <div className="chart-container" ref={containerRef}>
+      <div className="chart-container" ref={containerRef} style={{ position: 'relative' }}>
         <svg ref={svgRef} role="img" aria-label="NTK eigenvalues over training steps" />
       </div>
     </ChartCard>

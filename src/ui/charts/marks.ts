@@ -14,6 +14,14 @@ export const LINE_WIDTH = 'var(--line-width, 2px)';
 /** A thinner stroke for faint per-step series, still scaled by --line-width. */
 export const THIN_LINE_WIDTH = 'calc(var(--line-width, 2px) / 2)';
 
+/** A wide stroke for a faint band under a series that another series may cover exactly. */
+export const WIDE_LINE_WIDTH = 'calc(var(--line-width, 2px) * 3)';
+
+function strokeWidth(style: { thin?: boolean; wide?: boolean }): string {
+  if (style.wide === true) return WIDE_LINE_WIDTH;
+  return style.thin === true ? THIN_LINE_WIDTH : LINE_WIDTH;
+}
+
 export type LinearScale = d3.ScaleContinuousNumeric<number, number>;
 
 export interface LegendItem {
@@ -24,6 +32,7 @@ export interface LegendItem {
   /** A line swatch (default), a dot or a filled square. */
   kind?: 'line' | 'dot' | 'square';
   thin?: boolean;
+  wide?: boolean;
   opacity?: number;
 }
 
@@ -36,11 +45,34 @@ export function drawLegend(container: HTMLElement, items: readonly LegendItem[])
     container.insertBefore(legend, container.firstChild);
   }
 
-  const row = d3.select(legend);
+  // Inline layout so the legend wraps without a stylesheet; the font size follows --chart-font-size.
+  const row = d3
+    .select(legend)
+    .style('display', 'flex')
+    .style('flex-wrap', 'wrap')
+    .style('column-gap', '12px')
+    .style('row-gap', '2px')
+    .style('font-size', 'var(--chart-font-size, 11px)')
+    .style('margin-bottom', '4px');
   row.selectAll('*').remove();
   for (const item of items) {
-    const entry = row.append('span').attr('class', 'legend-item');
-    const swatch = entry.append('svg').attr('width', 26).attr('height', 12).attr('aria-hidden', 'true');
+    const entry = row
+      .append('span')
+      .attr('class', 'legend-item')
+      .style('display', 'inline-flex')
+      .style('align-items', 'center')
+      .style('gap', '4px')
+      .style('white-space', 'nowrap');
+    // Inline sizes win over stylesheet rules such as `.chart-body svg { width: 100% }`.
+    const swatch = entry
+      .append('svg')
+      .attr('width', 26)
+      .attr('height', 12)
+      .attr('aria-hidden', 'true')
+      .style('width', '26px')
+      .style('height', '12px')
+      .style('flex', 'none')
+      .style('display', 'inline-block');
     if (item.kind === 'dot') {
       swatch.append('circle').attr('cx', 13).attr('cy', 6).attr('r', 4).attr('fill', item.color);
     } else if (item.kind === 'square') {
@@ -55,7 +87,7 @@ export function drawLegend(container: HTMLElement, items: readonly LegendItem[])
         .attr('stroke', item.color)
         .attr('stroke-dasharray', item.dash ?? null)
         .attr('opacity', item.opacity ?? 1)
-        .style('stroke-width', item.thin === true ? THIN_LINE_WIDTH : LINE_WIDTH);
+        .style('stroke-width', strokeWidth(item));
     }
     entry.append('span').text(item.label);
   }
@@ -86,7 +118,7 @@ export function drawSeries(
   points: readonly Point[],
   x: LinearScale,
   y: LinearScale,
-  style: { className: string; color: string; dash?: string | null; thin?: boolean; opacity?: number },
+  style: { className: string; color: string; dash?: string | null; thin?: boolean; wide?: boolean; opacity?: number },
 ): void {
   const line = d3
     .line<Point>()
@@ -101,7 +133,7 @@ export function drawSeries(
     .attr('stroke-dasharray', style.dash ?? null)
     .attr('opacity', style.opacity ?? 1)
     .attr('stroke-linejoin', 'round')
-    .style('stroke-width', style.thin === true ? THIN_LINE_WIDTH : LINE_WIDTH)
+    .style('stroke-width', strokeWidth(style))
     .attr('d', line(points as Point[]));
 }
 
@@ -134,6 +166,7 @@ export interface HorizontalRule {
   className: string;
   color: string;
   dash: string;
+  /** Text at the line's right end; empty for none, as when the legend names the line. */
   label: string;
 }
 
@@ -161,13 +194,14 @@ export function drawRules(frame: Frame, rules: readonly HorizontalRule[], y: Lin
       .style('stroke-width', LINE_WIDTH);
   }
 
+  const labelled = visible.filter(({ rule }) => rule.label !== '');
   const labelYs = spreadPositions(
-    visible.map(({ position }) => position - 4),
+    labelled.map(({ position }) => position - 4),
     13,
     10,
     frame.height - 2,
   );
-  visible.forEach(({ rule }, i) => {
+  labelled.forEach(({ rule }, i) => {
     layer
       .append('text')
       .attr('class', `chart-annotation rule-label ${rule.className}-label`)
@@ -295,7 +329,7 @@ export function drawReadout(container: HTMLElement, lines: readonly ReadoutLine[
     const svg = container.querySelector(':scope > svg');
     container.insertBefore(readout, svg);
   }
-  const block = d3.select(readout);
+  const block = d3.select(readout).style('font-size', 'var(--chart-font-size, 11px)');
   block.selectAll('*').remove();
   for (const line of lines) {
     const row = block
@@ -313,4 +347,15 @@ export function formatLogTick(value: d3.NumberValue): string {
   const k = Math.round(exponent);
   if (k >= -2 && k <= 3) return d3.format('~g')(Number(value));
   return `1e${k}`;
+}
+
+/** Shortens the unlabelled ticks of a log y axis to minor ticks, so only the labelled decades stand out. */
+export function shortenMinorTicks(frame: Frame): void {
+  frame.plot
+    .selectAll<SVGGElement, unknown>('.axis-y .tick')
+    .filter(function isUnlabelled() {
+      return (this.querySelector('text')?.textContent ?? '') === '';
+    })
+    .select('line')
+    .attr('x2', -3);
 }
