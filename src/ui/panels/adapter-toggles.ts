@@ -10,7 +10,7 @@
 import { formatAdapterGrid, tryParseAdapterGrid, type AdapterGrid } from '../../core/model/adapters.ts';
 import { MODULES, type ModuleName } from '../../core/model/modules.ts';
 
-/** The grid of nLayer layers with no module enabled. */
+/** Returns the grid of nLayer layers with no module enabled. */
 export function emptyAdapterGrid(nLayer: number): AdapterGrid {
   return Array.from({ length: nLayer }, () => []);
 }
