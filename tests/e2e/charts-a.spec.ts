@@ -123,6 +123,7 @@ test('loss chart grows and shows theory', async ({ page }) => {
   const theory = ofType(mseGd, 'theory')[0];
   const theoryIndex = theory?.steps.indexOf(100) ?? -1;
   await expect(tooltip).toContainText(`theory train: ${formatPrecise(theory?.train[theoryIndex]?.loss)}`);
+  await loss.screenshot({ path: `${SHOTS}/loss-tooltip.png` });
 
   await page.mouse.move(0, 0);
   await loss.screenshot({ path: `${SHOTS}/loss-mse-gd.png` });
@@ -208,6 +209,7 @@ test('spectrum shows preview then run', async ({ page }) => {
   await expect(tooltip).toContainText('i = 1');
   await expect(tooltip).toContainText(`θ₀ (step 0): μ = ${formatPrecise(first.eigenvalues[0])}`);
   await expect(tooltip).toContainText(`now (step 200): μ = ${formatPrecise(last.eigenvalues[0])}`);
+  await spectrum.screenshot({ path: `${SHOTS}/spectrum-tooltip.png` });
   await page.mouse.move(0, 0);
   await spectrum.screenshot({ path: `${SHOTS}/spectrum-run.png` });
 
@@ -261,6 +263,7 @@ test('heatmap cells grow with NTK events', async ({ page }) => {
   await expect(tooltip).toContainText(`step ${last.step}`);
   await expect(tooltip).toContainText('i = 1');
   await expect(tooltip).toContainText(`μ = ${formatPrecise(last.eigenvalues[0])}`);
+  await heatmap.screenshot({ path: `${SHOTS}/heatmap-tooltip.png` });
   await page.mouse.move(0, 0);
   await heatmap.screenshot({ path: `${SHOTS}/heatmap.png` });
 

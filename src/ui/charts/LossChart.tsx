@@ -280,12 +280,14 @@ export function LossChart(props: LossChartProps) {
   const { metric, spec, config, steps, evals, theory } = props;
   const [logY, setLogY] = useState(false);
   const useLog = metric === 'loss' && logY;
+  const empty = config === null && evals.length === 0;
   const { containerRef, svgRef } = useChart(
-    (svg, width, container) => render(props, useLog, svg, width, container),
+    (svg, width, container) => {
+      if (!empty) render(props, useLog, svg, width, container);
+    },
     [metric, spec, config, steps, evals, theory, useLog],
   );
 
-  const empty = config === null && evals.length === 0;
   const title = metric === 'loss' ? 'Loss' : 'Accuracy';
   return (
     <ChartCard

@@ -26,6 +26,7 @@ import {
   type ReadoutLine,
 } from './marks.ts';
 import {
+  downsampleMinMax,
   eigenPoints,
   etaMax,
   kernelEigenvalues,
@@ -135,14 +136,16 @@ function render(
   spectra.forEach((spectrum, i) => {
     const eigen = points[i] as EigenPoint[];
     const toPoint = (point: EigenPoint): Point => ({ x: point.index, y: point.plotted });
-    drawSeries(layer, eigen.map(toPoint), x, y, { className: `series-${spectrum.key}`, color: spectrum.color });
+    // A kernel of probeSize·C rows can have thousands of eigenvalues; keep about one point per pixel.
+    drawSeries(layer, downsampleMinMax(eigen.map(toPoint), frame.width), x, y, { className: `series-${spectrum.key}`, color: spectrum.color });
     if (eigen.length <= MAX_MARKS) {
       const positive = eigen.filter((point) => !point.clipped).map(toPoint);
       drawMarks(frame.plot, positive, x, y, { className: `marks-${spectrum.key}`, color: spectrum.color, radius: 2.5 });
     }
-    // Zeros sit at the floor, hollow, whatever the spectrum's length.
     const zeros = eigen.filter((point) => point.clipped).map(toPoint);
-    drawMarks(frame.plot, zeros, x, y, { className: `marks-${spectrum.key}-zero`, color: spectrum.color, radius: 3, hollow: true });
+    if (zeros.length <= MAX_MARKS) {
+      drawMarks(frame.plot, zeros, x, y, { className: `marks-${spectrum.key}-zero`, color: spectrum.color, radius: 3, hollow: true });
+    }
   });
 
   const rules: HorizontalRule[] = [];
@@ -218,7 +221,9 @@ function readoutLines(
     lines.push({ text: 'Every eigenvalue is 0.', className: 'readout-floor', warning: true });
   } else if (floor.zeros > 0) {
     lines.push({
-      text: `${floor.zeros} zero eigenvalue${floor.zeros === 1 ? ' is' : 's are'} drawn at the floor ${formatValue(floor.floor)} (hollow dots).`,
+      text:
+        `${floor.zeros} zero eigenvalue${floor.zeros === 1 ? ' is' : 's are'} drawn at the floor ${formatValue(floor.floor)}` +
+        (floor.zeros <= MAX_MARKS ? ' (hollow dots).' : '.'),
       className: 'readout-floor',
     });
   }
