@@ -1,8 +1,8 @@
 /**
- * Parameter distances against the optimizer step: ‖θ_t − θ₀‖ of the real
- * model (at each evaluation, and per step as a thin line), ‖θ_t^lin − θ₀‖ of
- * the linearized model, the gap ‖θ_t − θ_t^lin‖, and the bound
- * √(2R_data(θ₀)/λ) on ‖θ_t − θ₀‖ under monotone descent.
+ * Parameter distances against the optimizer step. It draws ‖θ_t − θ₀‖ of the
+ * real model (at each evaluation, and per step as a thin line), ‖θ_t^lin − θ₀‖
+ * of the linearized model and the gap ‖θ_t − θ_t^lin‖. The bound
+ * √(2R_data(θ₀)/λ) on ‖θ_t − θ₀‖ under monotone descent is a red dashed line.
  */
 import * as d3 from 'd3';
 import { useState } from 'react';

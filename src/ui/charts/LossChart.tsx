@@ -4,7 +4,7 @@
  * per-step batch loss, and the closed-form GD prediction where it applies.
  */
 import * as d3 from 'd3';
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
 
 import type { ConfigEvent, EvalEvent, ModelKind, StepEvent, TheoryEvent } from '../../core/events.ts';
 import type { ExperimentSpec } from '../../core/spec.ts';
@@ -119,7 +119,7 @@ function buildSeries(props: LossChartProps): Series[] {
   return series.filter((entry) => entry.points.length > 0);
 }
 
-/** The y domain: the measured series decide it, and the theory may stretch it only up to THEORY_HEADROOM. */
+/** Returns the y domain, which the measured series set and the theory may stretch only up to THEORY_HEADROOM. */
 function yDomain(series: readonly Series[], theory: TheoryEvent | null, metric: Metric, logY: boolean): [number, number] {
   if (metric === 'accuracy') return [0, 1];
 
@@ -141,6 +141,7 @@ function yDomain(series: readonly Series[], theory: TheoryEvent | null, metric: 
 
 function render(
   props: LossChartProps,
+  series: readonly Series[],
   logY: boolean,
   svg: SvgSelection,
   outerWidth: number,
@@ -149,7 +150,6 @@ function render(
   const { metric, config, steps, evals, theory } = props;
   const spec = config?.spec ?? props.spec;
   const frame = createFrame(svg, outerWidth, HEIGHT);
-  const series = buildSeries(props);
 
   const lastStep = Math.max(spec.steps, steps.at(-1)?.step ?? 0, evals.at(-1)?.step ?? 0);
   const x = d3.scaleLinear().domain([0, Math.max(1, lastStep)]).range([0, frame.width]);
@@ -236,7 +236,7 @@ function legendItems(series: readonly Series[], metric: Metric, theory: TheoryEv
   return items;
 }
 
-/** The value of each series at `step`: the exact evaluation for eval and theory series, the nearest step for batch loss. */
+/** Lists each series' value at `step`: the exact evaluation for eval and theory series, the nearest step for batch loss. */
 function tooltipLines(series: readonly Series[], step: number, metric: Metric): string[] {
   const format = metric === 'accuracy' ? formatPercent : formatPrecise;
   const lines = [`step ${step}`];
@@ -281,9 +281,12 @@ export function LossChart(props: LossChartProps) {
   const [logY, setLogY] = useState(false);
   const useLog = metric === 'loss' && logY;
   const empty = config === null && evals.length === 0;
+
+  // Extracting the series is the costliest step at 20,000 steps, so resizes and the log toggle reuse it.
+  const series = useMemo(() => buildSeries({ metric, spec, config, steps, evals, theory }), [metric, spec, config, steps, evals, theory]);
   const { containerRef, svgRef } = useChart(
     (svg, width, container) => {
-      if (!empty) render(props, useLog, svg, width, container);
+      if (!empty) render(props, series, useLog, svg, width, container);
     },
     [metric, spec, config, steps, evals, theory, useLog],
   );

@@ -1,7 +1,8 @@
 /**
- * The empirical NTK spectrum μᵢ against the index i on a log axis: the kernel
- * at θ₀ against the latest recomputed one, or the θ₀ preview before a run,
- * with the Nλ line and the GD stability edge N(2/η − λ) for the current lr.
+ * The empirical NTK spectrum μᵢ against the index i on a log axis. It shows
+ * the kernel at θ₀ against the latest recomputed one, or the θ₀ preview
+ * before a run, with the Nλ line and the GD stability edge N(2/η − λ) for
+ * the current lr.
  */
 import * as d3 from 'd3';
 import { useState } from 'react';
