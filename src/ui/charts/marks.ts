@@ -93,10 +93,6 @@ export function drawLegend(container: HTMLElement, items: readonly LegendItem[])
   }
 }
 
-export function removeLegend(container: HTMLElement): void {
-  container.querySelector(':scope > .chart-legend')?.remove();
-}
-
 /**
  * Returns a layer over the plot area that clips its marks to width × height.
  * A nested <svg> clips its content without a clipPath id.
