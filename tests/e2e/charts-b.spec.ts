@@ -9,14 +9,14 @@ const NTK = ntkEvents();
 // Outside test-results/, which every Playwright run clears.
 const SCREENSHOTS = 'tmp/charts-b-screenshots';
 
-async function openHarness(page: Page): Promise<string[]> {
+async function openHarness(page: Page, query = ''): Promise<string[]> {
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
   page.on('console', (message) => {
     if (message.type() === 'error') errors.push(message.text());
   });
   await page.setViewportSize({ width: 1280, height: 1800 });
-  await page.goto(HARNESS);
+  await page.goto(`${HARNESS}${query}`);
   await expect(page.getByTestId('model-grid')).toBeVisible();
   return errors;
 }
@@ -44,7 +44,8 @@ test.describe('analysis charts', () => {
     await expect(page.getByTestId('chart-weyl').locator('line.bound-upper')).toHaveCount(1);
     await expect(page.getByTestId('chart-weyl').locator('line.bound-lower')).toHaveCount(1);
     await expect(page.getByTestId('chart-weyl').locator('rect.bar')).toHaveCount(8);
-    await expect(page.getByTestId('chart-weyl').locator('text.inequality.holds')).toHaveCount(2);
+    await expect(page.getByTestId('chart-weyl').locator('.chart-readout .inequality.holds')).toHaveCount(2);
+    await expect(page.getByTestId('chart-weyl').locator('.chart-legend .legend-item')).toHaveCount(3);
 
     await expect(page.getByTestId('chart-jacobian-change').locator('circle.mark')).toHaveCount(5);
     await expect(page.getByTestId('chart-jacobian-change').locator('path.series-max')).toHaveCount(1);
@@ -254,5 +255,16 @@ test.describe('analysis charts', () => {
     await setState(page, { sweepCount: 4, summary: false, adapters: '-.-.-.-', jacobianChange: 'start', ntkCount: 1 });
     await page.screenshot({ path: `${SCREENSHOTS}/partial.png`, fullPage: true });
     await expect(page.getByTestId('chart-sweep').locator('circle.mark.series-loss')).toHaveCount(4);
+  });
+
+  test('screenshots in presentation mode', async ({ page }) => {
+    // Presentation mode scales fonts and line widths through CSS variables, and labels must still fit.
+    const errors = await openHarness(page, '?presentation');
+    await expect(page.getByTestId('chart-weyl').locator('rect.bar')).toHaveCount(8);
+    await page.getByTestId('slot-model-grid').screenshot({ path: `${SCREENSHOTS}/model-grid-presentation.png` });
+    for (const id of ['weyl', 'drift', 'jacobian-change', 'sweep']) {
+      await page.getByTestId(`chart-${id}`).screenshot({ path: `${SCREENSHOTS}/${id}-presentation.png` });
+    }
+    expect(errors).toEqual([]);
   });
 });

@@ -6,10 +6,11 @@
 import * as d3 from 'd3';
 
 import type { NtkEvent } from '../../core/events.ts';
-import { applyChartText, drawLegend, pointerIn, type LegendItem, type LegendShape } from './analysis-marks.ts';
+import { inheritAxisFont, marginsInEm, setChartFont } from './analysis-marks.ts';
 import { kernelChangeSeries, type KernelChangePoint } from './analysis-series.ts';
 import { ChartCard } from './ChartCard.tsx';
-import { COLORS, DEFAULT_MARGINS, createFrame, drawAxes, formatValue, hideTooltip, showTooltip, useChart, type SvgSelection } from './frame.ts';
+import { COLORS, createFrame, drawAxes, formatValue, useChart, type SvgSelection } from './frame.ts';
+import { attachHover, drawLegend, LINE_WIDTH } from './marks.ts';
 
 export interface DriftChartProps {
   /** NTK events of the current run in step order; the first is the kernel at θ₀. */
@@ -24,18 +25,17 @@ interface Series {
   name: string;
   label: string;
   color: string;
-  shape: LegendShape;
   dash: string | null;
 }
 
 const SERIES: readonly Series[] = [
-  { key: 'drift', name: 'drift', label: 'drift ‖K_t − K₀‖_F / ‖K₀‖_F', color: COLORS.real, shape: 'line', dash: null },
-  { key: 'muMax', name: 'mu-max', label: 'Δμ_max / μ_max(K₀)', color: COLORS.highlight, shape: 'dashed', dash: '6 3' },
-  { key: 'trace', name: 'trace', label: 'Δtr K / tr K₀', color: COLORS.reference, shape: 'dotted', dash: '2 3' },
+  { key: 'drift', name: 'drift', label: 'drift ‖K_t − K₀‖_F / ‖K₀‖_F', color: COLORS.real, dash: null },
+  { key: 'muMax', name: 'mu-max', label: 'Δμ_max / μ_max(K₀)', color: COLORS.highlight, dash: '6 3' },
+  { key: 'trace', name: 'trace', label: 'Δtr K / tr K₀', color: COLORS.reference, dash: '2 3' },
 ];
 
-const HEIGHT = 300;
-const LEGEND_HEIGHT = 40;
+/** Plot height in font units. */
+const HEIGHT_EM = 22;
 
 /** Formats a relative change as a signed percentage with three significant digits. */
 function formatChange(value: number | null): string {
@@ -45,7 +45,8 @@ function formatChange(value: number | null): string {
 }
 
 function renderDrift(svg: SvgSelection, width: number, container: HTMLDivElement, points: readonly KernelChangePoint[]): void {
-  const frame = createFrame(svg, width, HEIGHT, { ...DEFAULT_MARGINS, top: LEGEND_HEIGHT, right: 24, left: 64 });
+  const em = setChartFont(svg);
+  const frame = createFrame(svg, width, HEIGHT_EM * em, marginsInEm(em, { top: 0.8, right: 1.8, bottom: 3.4, left: 5.2 }));
   const { plot, width: plotWidth, height } = frame;
 
   const x = d3
@@ -61,6 +62,7 @@ function renderDrift(svg: SvgSelection, width: number, container: HTMLDivElement
     .range([height, 0]);
 
   drawAxes(frame, x, y, { x: 'training step', y: 'relative change (% of value at θ₀)' }, { yFormat: (value) => `${d3.format('~r')(Number(value) * 100)}%` });
+  inheritAxisFont(svg);
 
   plot
     .append('line')
@@ -85,7 +87,7 @@ function renderDrift(svg: SvgSelection, width: number, container: HTMLDivElement
       .attr('fill', 'none')
       .attr('stroke', series.color)
       .attr('stroke-dasharray', series.dash)
-      .style('stroke-width', 'var(--line-width, 2px)')
+      .style('stroke-width', LINE_WIDTH)
       .attr('d', line(points));
     plot
       .selectAll(`circle.series-${series.name}`)
@@ -98,43 +100,25 @@ function renderDrift(svg: SvgSelection, width: number, container: HTMLDivElement
       .attr('fill', series.color);
   }
 
-  const legendItems: LegendItem[] = SERIES.map((series) => ({ label: series.label, color: series.color, shape: series.shape }));
-  drawLegend(svg.append('g'), legendItems, frame.margins.left, 10, plotWidth);
-
-  const hoverLine = plot
-    .append('line')
-    .attr('class', 'hover-line')
-    .attr('y1', 0)
-    .attr('y2', height)
-    .attr('stroke', COLORS.reference)
-    .attr('stroke-dasharray', '3 3')
-    .style('display', 'none');
-  const steps = points.map((point) => point.step);
-  plot
-    .append('rect')
-    .attr('class', 'hover-target')
-    .attr('width', plotWidth)
-    .attr('height', height)
-    .attr('fill', 'transparent')
-    .on('mousemove', (event: MouseEvent) => {
-      const pointer = pointerIn(event, plot.node() as SVGGElement, container);
-      const index = d3.minIndex(steps, (step) => Math.abs(x(step) - pointer.x));
-      const point = points[index];
-      if (point === undefined) return;
-      hoverLine.attr('x1', x(point.step)).attr('x2', x(point.step)).style('display', null);
-      showTooltip(container, pointer.left, pointer.top, [
+  drawLegend(
+    container,
+    SERIES.map((series) => ({ label: series.label, color: series.color, dash: series.dash })),
+  );
+  attachHover(
+    frame,
+    container,
+    x,
+    points.map((point) => point.step),
+    (index) => {
+      const point = points[index] as KernelChangePoint;
+      return [
         `step ${point.step}`,
         `drift ‖K_t − K₀‖_F/‖K₀‖_F: ${formatValue(point.drift)}`,
         `μ_max change: ${formatChange(point.muMax)}`,
         `trace change: ${formatChange(point.trace)}`,
-      ]);
-    })
-    .on('mouseleave', () => {
-      hoverLine.style('display', 'none');
-      hideTooltip(container);
-    });
-
-  applyChartText(svg);
+      ];
+    },
+  );
 }
 
 /** Line chart of the kernel's drift from θ₀ and of its μ_max and trace changes, over training steps. */

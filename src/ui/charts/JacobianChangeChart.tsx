@@ -5,10 +5,11 @@
 import * as d3 from 'd3';
 
 import type { JacobianChangeEvent } from '../../core/events.ts';
-import { applyChartText, drawLegend, formatDecadeTick, relabelLogAxisX, tooltipOnHover } from './analysis-marks.ts';
+import { inheritAxisFont, logTickFormat, marginsInEm, relabelLogAxisX, setChartFont, tooltipOnHover } from './analysis-marks.ts';
 import { logDomain } from './analysis-series.ts';
 import { ChartCard } from './ChartCard.tsx';
-import { COLORS, DEFAULT_MARGINS, createFrame, drawAxes, formatValue, hideTooltip, useChart, type SvgSelection } from './frame.ts';
+import { COLORS, createFrame, drawAxes, formatValue, hideTooltip, useChart, type SvgSelection } from './frame.ts';
+import { drawLegend, LINE_WIDTH } from './marks.ts';
 
 export interface JacobianChangeChartProps {
   /** The latest measurement, or null before the first. */
@@ -17,11 +18,12 @@ export interface JacobianChangeChartProps {
 
 type Point = JacobianChangeEvent['points'][number];
 
-const HEIGHT = 300;
-const LEGEND_HEIGHT = 40;
+/** Plot height in font units. */
+const HEIGHT_EM = 22;
 
 function renderJacobianChange(svg: SvgSelection, width: number, container: HTMLDivElement, event: JacobianChangeEvent): void {
-  const frame = createFrame(svg, width, HEIGHT, { ...DEFAULT_MARGINS, top: LEGEND_HEIGHT, right: 24, left: 64 });
+  const em = setChartFont(svg);
+  const frame = createFrame(svg, width, HEIGHT_EM * em, marginsInEm(em, { top: 0.8, right: 1.8, bottom: 3.4, left: 5.2 }));
   const { plot, width: plotWidth, height } = frame;
   const points = [...event.points].sort((a, b) => a.radius - b.radius);
 
@@ -33,18 +35,18 @@ function renderJacobianChange(svg: SvgSelection, width: number, container: HTMLD
   // A zero change cannot sit on a log axis, so a measurement with any zero uses a linear y.
   const changes = points.flatMap((point) => [point.mean, point.max]);
   const logY = changes.every((value) => value > 0);
-  const y = logY
-    ? d3.scaleLog().domain(logDomain(changes)).range([height, 0])
-    : d3.scaleLinear().domain([0, Math.max(1e-9, ...changes)]).nice().range([height, 0]);
+  const logScale = d3.scaleLog().domain(logDomain(changes)).range([height, 0]);
+  const y = logY ? logScale : d3.scaleLinear().domain([0, Math.max(1e-9, ...changes)]).nice().range([height, 0]);
 
   drawAxes(
     frame,
     x,
     y,
     { x: 'radius r = ‖θ − θ₀‖ along a random unit direction (log)', y: `‖J(θ₀+rv) − J(θ₀)‖_F / ‖J(θ₀)‖_F${logY ? ' (log)' : ''}` },
-    logY ? { yFormat: formatDecadeTick } : {},
+    logY ? { yFormat: logTickFormat(logScale) } : {},
   );
   relabelLogAxisX(frame, x);
+  inheritAxisFont(svg);
 
   plot
     .append('path')
@@ -66,7 +68,7 @@ function renderJacobianChange(svg: SvgSelection, width: number, container: HTMLD
     .attr('stroke', COLORS.real)
     .attr('stroke-dasharray', '6 3')
     .attr('stroke-opacity', 0.7)
-    .style('stroke-width', 'var(--line-width, 2px)')
+    .style('stroke-width', LINE_WIDTH)
     .attr(
       'd',
       d3
@@ -79,7 +81,7 @@ function renderJacobianChange(svg: SvgSelection, width: number, container: HTMLD
     .attr('class', 'series series-mean')
     .attr('fill', 'none')
     .attr('stroke', COLORS.real)
-    .style('stroke-width', 'var(--line-width, 2px)')
+    .style('stroke-width', LINE_WIDTH)
     .attr(
       'd',
       d3
@@ -99,16 +101,17 @@ function renderJacobianChange(svg: SvgSelection, width: number, container: HTMLD
       .attr('y2', height)
       .attr('stroke', COLORS.highlight)
       .attr('stroke-dasharray', '4 3')
-      .style('stroke-width', 'var(--line-width, 2px)');
-    const nearRightEdge = distanceX > plotWidth * 0.7;
-    plot
+      .style('stroke-width', LINE_WIDTH);
+    const label = plot
       .append('text')
       .attr('class', 'current-distance-label')
-      .attr('x', distanceX + (nearRightEdge ? -6 : 6))
-      .attr('y', 12)
-      .attr('text-anchor', nearRightEdge ? 'end' : 'start')
+      .attr('x', distanceX + 6)
+      .attr('y', em)
       .attr('fill', COLORS.highlight)
       .text(`current ‖θ − θ₀‖ = ${formatValue(event.distance)}`);
+    // Put the label left of the line where it would run past the plot's right edge.
+    const labelWidth = label.node()?.getComputedTextLength() ?? 0;
+    if (distanceX + 6 + labelWidth > plotWidth) label.attr('x', distanceX - 6).attr('text-anchor', 'end');
   }
 
   plot
@@ -131,18 +134,12 @@ function renderJacobianChange(svg: SvgSelection, width: number, container: HTMLD
     )
     .on('mouseleave', () => hideTooltip(container));
 
-  drawLegend(
-    svg.append('g'),
-    [
-      { label: 'mean over directions', color: COLORS.real, shape: 'line' },
-      { label: 'max over directions', color: COLORS.real, shape: 'dashed' },
-      { label: 'mean to max', color: COLORS.real, shape: 'band' },
-    ],
-    frame.margins.left,
-    10,
-    plotWidth,
-  );
-  applyChartText(svg);
+  drawLegend(container, [
+    { label: 'mean over directions', color: COLORS.real },
+    { label: 'max over directions', color: COLORS.real, dash: '6 3', opacity: 0.7 },
+    { label: 'mean to max', color: `${COLORS.real}33`, kind: 'square' },
+    ...(event.distance > 0 ? [{ label: 'current ‖θ − θ₀‖ of the run', color: COLORS.highlight, dash: '4 3' }] : []),
+  ]);
 }
 
 /** Log-radius chart of the relative Jacobian change, with the run's current distance from θ₀ marked. */

@@ -6,10 +6,11 @@
 import * as d3 from 'd3';
 
 import type { Correlation, SweepEvent, SweepSummaryEvent } from '../../core/events.ts';
-import { applyChartText, createPanels, relabelLogAxisX } from './analysis-marks.ts';
+import { createPanels, inheritAxisFont, marginsInEm, relabelLogAxisX, setChartFont } from './analysis-marks.ts';
 import { formatCorrelation, logDomain, sweepPoints, type SweepPoint } from './analysis-series.ts';
 import { ChartCard } from './ChartCard.tsx';
 import { COLORS, drawAxes, formatPercent, formatValue, hideTooltip, showTooltip, useChart, type Frame, type SvgSelection } from './frame.ts';
+import { LINE_WIDTH } from './marks.ts';
 
 export interface SweepChartProps {
   /** Sweep subsets in the order they finished. */
@@ -26,10 +27,11 @@ interface Panel {
   correlation: Correlation | null;
 }
 
-const PANEL_HEIGHT = 320;
-const MARGINS = { top: 50, right: 16, bottom: 44, left: 60 };
-/** Below this width the panels stack instead of sitting side by side. */
-const MIN_COLUMNS_WIDTH = 600;
+/** Panel height and margins in font units; the top margin holds the title and the correlations. */
+const PANEL_HEIGHT_EM = 26;
+const MARGINS_EM = { top: 4, right: 1.4, bottom: 3.4, left: 5.4 };
+/** Below this width in font units the panels stack instead of sitting side by side. */
+const MIN_COLUMNS_EM = 50;
 
 function tooltipLines(point: SweepPoint): string[] {
   return [
@@ -63,6 +65,7 @@ function drawPanel(
   x: d3.ScaleLogarithmic<number, number>,
   container: HTMLDivElement,
   running: string | null,
+  em: number,
 ): void {
   const { plot, height } = frame;
   const y = yScale(panel, points, height);
@@ -74,14 +77,14 @@ function drawPanel(
     .append('text')
     .attr('class', 'panel-title')
     .attr('x', 0)
-    .attr('y', -32)
+    .attr('y', -2.6 * em)
     .attr('font-weight', 600)
     .text(panel.title);
   plot
     .append('text')
     .attr('class', `panel-correlation correlation-${panel.name}`)
     .attr('x', 0)
-    .attr('y', -14)
+    .attr('y', -1.1 * em)
     .text(running === null ? formatCorrelation(panel.correlation) : `${formatCorrelation(null)} (${running})`);
 
   plot
@@ -105,7 +108,7 @@ function drawPanel(
         .selectAll<SVGCircleElement, SweepPoint>('circle.mark')
         .classed('hovered', (other) => other.index === point.index)
         .attr('stroke', (other) => (other.index === point.index ? COLORS.highlight : 'white'))
-        .style('stroke-width', (other) => (other.index === point.index ? 'var(--line-width, 2px)' : null));
+        .style('stroke-width', (other) => (other.index === point.index ? LINE_WIDTH : null));
     })
     .on('mouseleave', () => {
       hideTooltip(container);
@@ -121,17 +124,18 @@ function renderSweep(
   panels: readonly Panel[],
   running: string | null,
 ): void {
-  const columns = outerWidth >= MIN_COLUMNS_WIDTH;
-  const outerHeight = columns ? PANEL_HEIGHT : 2 * PANEL_HEIGHT;
-  const frames = createPanels(svg, outerWidth, outerHeight, panels.length, columns, MARGINS);
+  const em = setChartFont(svg);
+  const columns = outerWidth >= MIN_COLUMNS_EM * em;
+  const outerHeight = (columns ? 1 : panels.length) * PANEL_HEIGHT_EM * em;
+  const frames = createPanels(svg, outerWidth, outerHeight, panels.length, columns, marginsInEm(em, MARGINS_EM));
 
   const firstFrame = frames[0] as Frame;
   const x = d3
     .scaleLog()
     .domain(logDomain(points.map((point) => point.kappaLambda)))
     .range([0, firstFrame.width]);
-  panels.forEach((panel, k) => drawPanel(frames[k] as Frame, panel, points, x, container, running));
-  applyChartText(svg);
+  panels.forEach((panel, k) => drawPanel(frames[k] as Frame, panel, points, x, container, running, em));
+  inheritAxisFont(svg);
 }
 
 /** Scatter of κ_λ against the final eval accuracy and the final train loss of each sweep subset. */

@@ -7,7 +7,7 @@ import * as d3 from 'd3';
 import { useState } from 'react';
 
 import type { PreviewEvent, SweepEvent } from '../../core/events.ts';
-import { applyChartText, drawLegend, formatDecadeTick, MODULE_COLORS, relabelLogAxisX, tooltipOnHover } from './analysis-marks.ts';
+import { inheritAxisFont, logTickFormat, marginsInEm, MODULE_COLORS, relabelLogAxisX, setChartFont, tooltipOnHover } from './analysis-marks.ts';
 import { logDomain, weylStack, type WeylSegment } from './analysis-series.ts';
 import { ChartCard } from './ChartCard.tsx';
 import './analysis-charts.css';
@@ -22,6 +22,7 @@ import {
   type GroupSelection,
   type SvgSelection,
 } from './frame.ts';
+import { drawLegend, drawReadout, LINE_WIDTH } from './marks.ts';
 
 export interface WeylChartProps {
   /** The preview of the current layer choice; its blocks cover the whole model. */
@@ -32,9 +33,13 @@ export interface WeylChartProps {
 
 type View = 'subset' | 'sweep';
 
-/** Vertical layout of the subset view, in pixels. */
-const SUBSET_LAYOUT = { inequalityTop: 16, legendTop: 58, plotTop: 84, plotHeight: 190, stackGap: 62, stackHeight: 24 };
-const SWEEP_HEIGHT = 340;
+/**
+ * Vertical layout of the subset view in font units: the plot, its x axis,
+ * then the stack (title, bar and two label rows under the bar).
+ */
+const SUBSET_LAYOUT = { plotHeight: 15, axis: 3.4, stackTitle: 1.4, stackTop: 1.9, stackHeight: 1.8, labelRow: 1.3, padding: 0.6 };
+/** Height of the sweep view in font units. */
+const SWEEP_HEIGHT_EM = 26;
 
 /** Formats the ratio of an exact extreme eigenvalue to its bound. */
 function formatRatio(exact: number, bound: number): string {
@@ -43,8 +48,8 @@ function formatRatio(exact: number, bound: number): string {
   return ratio <= 1 ? `${formatPercent(ratio)} of the bound` : `${formatValue(ratio)}× the bound`;
 }
 
-function drawInequalities(svg: SvgSelection, left: number, preview: PreviewEvent, muMax: number, muMin: number): void {
-  const group = svg.append('g').attr('class', 'inequalities').attr('transform', `translate(${left},${SUBSET_LAYOUT.inequalityTop})`);
+/** Writes μ₁(K_S) ≤ upper and μ_n(K_S) ≥ lower above the plot, marking either as violated if it fails. */
+function drawInequalities(container: HTMLDivElement, preview: PreviewEvent, muMax: number, muMin: number): void {
   const { upper, lower } = preview.weyl;
   // Float64 round-off can put an exact eigenvalue a few ulps past its bound.
   const tolerance = 1e-9 * Math.max(upper, 1e-300);
@@ -52,15 +57,14 @@ function drawInequalities(svg: SvgSelection, left: number, preview: PreviewEvent
     { holds: muMax <= upper + tolerance, text: `μ₁(K_S) = ${formatValue(muMax)}  ≤  Σ_b μ₁(K_b) = ${formatValue(upper)}   (${formatRatio(muMax, upper)})` },
     { holds: muMin >= lower - tolerance, text: `μ_n(K_S) = ${formatValue(muMin)}  ≥  Σ_b μ_n(K_b) = ${formatValue(lower)}   (${formatRatio(muMin, lower)})` },
   ];
-  group
-    .selectAll('text')
-    .data(rows)
-    .join('text')
-    .attr('class', (row) => `inequality ${row.holds ? 'holds' : 'violated'}`)
-    .attr('y', (_, i) => i * 20)
-    .attr('dy', '0.35em')
-    .attr('fill', (row) => (row.holds ? 'currentColor' : COLORS.bound))
-    .text((row) => (row.holds ? row.text : `${row.text}: violated`));
+  drawReadout(
+    container,
+    rows.map((row) => ({
+      text: row.holds ? row.text : `${row.text}: violated`,
+      className: `inequality ${row.holds ? 'holds' : 'violated'}`,
+      warning: !row.holds,
+    })),
+  );
 }
 
 function drawStack(
@@ -71,16 +75,18 @@ function drawStack(
   plotWidth: number,
   muMax: number,
   upper: number,
+  em: number,
 ): void {
   const group = plot.append('g').attr('class', 'weyl-stack').attr('transform', `translate(0,${top})`);
   const x = d3.scaleLinear().domain([0, upper > 0 ? upper : 1]).range([0, plotWidth]);
-  const { stackHeight } = SUBSET_LAYOUT;
+  const stackHeight = SUBSET_LAYOUT.stackHeight * em;
+  const labelRow = SUBSET_LAYOUT.labelRow * em;
 
   group
     .append('text')
     .attr('class', 'stack-title')
-    .attr('y', -8)
-    .text(`Blocks' μ₁(K_b), largest first, stacked on a linear axis: they sum to the upper bound`);
+    .attr('y', (SUBSET_LAYOUT.stackTitle - SUBSET_LAYOUT.stackTop) * em)
+    .text('μ₁(K_b) of each chosen block, stacked on a linear axis');
 
   group
     .selectAll('rect.bar')
@@ -105,7 +111,7 @@ function drawStack(
 
   group
     .selectAll('text.segment-label')
-    .data(segments.filter((s) => x(s.end) - x(s.start) >= 34))
+    .data(segments.filter((s) => x(s.end) - x(s.start) >= 3.2 * em))
     .join('text')
     .attr('class', 'segment-label')
     .attr('x', (s) => (x(s.start) + x(s.end)) / 2)
@@ -125,31 +131,30 @@ function drawStack(
     .attr('y1', -2)
     .attr('y2', stackHeight + 6)
     .attr('stroke', '#111827')
-    .style('stroke-width', 'var(--line-width, 2px)');
+    .style('stroke-width', LINE_WIDTH);
   const labelOnLeft = exactX > plotWidth * 0.6;
   group
     .append('text')
     .attr('class', 'exact-max-label')
     .attr('x', exactX + (labelOnLeft ? -4 : 4))
-    .attr('y', stackHeight + 18)
+    .attr('y', stackHeight + labelRow)
     .attr('text-anchor', labelOnLeft ? 'end' : 'start')
     .text(`exact μ₁(K_S) = ${formatValue(muMax)}`);
   group
     .append('text')
     .attr('class', 'stack-scale')
     .attr('x', plotWidth)
-    .attr('y', stackHeight + 34)
+    .attr('y', stackHeight + 2 * labelRow)
     .attr('text-anchor', 'end')
     .attr('fill', COLORS.bound)
-    .text(`full bar = Σ_b μ₁(K_b) = ${formatValue(upper)}`);
+    .text(`full bar = Σ_b μ₁(K_b) = ${formatValue(upper)}, the upper bound`);
 }
 
 function renderSubset(svg: SvgSelection, width: number, container: HTMLDivElement, preview: PreviewEvent): void {
   const layout = SUBSET_LAYOUT;
-  // Below the plot: the x axis and its label, then the stack with two label rows under it.
-  const bottom = layout.stackGap + layout.stackHeight + 42;
-  const outerHeight = layout.plotTop + layout.plotHeight + bottom;
-  const frame = createFrame(svg, width, outerHeight, { top: layout.plotTop, right: 24, bottom, left: 64 });
+  const em = setChartFont(svg);
+  const bottom = layout.axis + layout.stackTop + layout.stackHeight + 2 * layout.labelRow + layout.padding;
+  const frame = createFrame(svg, width, (1 + layout.plotHeight + bottom) * em, marginsInEm(em, { top: 1, right: 1.8, bottom, left: 5.2 }));
   const { plot, width: plotWidth, height } = frame;
 
   const eigenvalues = preview.eigenvalues;
@@ -165,10 +170,11 @@ function renderSubset(svg: SvgSelection, width: number, container: HTMLDivElemen
   const yDomain = logDomain([...eigenvalues, upper, lower]);
   const y = d3.scaleLog().domain(yDomain).range([height, 0]).clamp(true);
 
-  drawAxes(frame, x, y, { x: `eigenvalue index i (1 … ${eigenvalues.length})`, y: 'eigenvalue μᵢ of K_S (log)' }, { yFormat: formatDecadeTick, xTicks: Math.min(eigenvalues.length, 8) });
+  drawAxes(frame, x, y, { x: `eigenvalue index i (1 … ${eigenvalues.length})`, y: 'eigenvalue μᵢ of K_S (log)' }, { yFormat: logTickFormat(y), xTicks: Math.min(eigenvalues.length, 8) });
+  inheritAxisFont(svg);
   frame.plot.select('.axis-x').selectAll('.tick text').filter((value) => !Number.isInteger(Number(value))).remove();
   // drawAxes puts the x label at the bottom margin, which here contains the stack, so move it up under the axis.
-  frame.plot.selectAll<SVGTextElement, unknown>('text.axis-label').filter((_, i) => i === 0).attr('y', height + 36);
+  frame.plot.selectAll<SVGTextElement, unknown>('text.axis-label').filter((_, i) => i === 0).attr('y', height + (layout.axis - 0.5) * em);
 
   const bounds = [
     { name: 'upper', value: upper, dash: null, label: `upper bound Σ_b μ₁(K_b) = ${formatValue(upper)}`, anchor: 'end' as const },
@@ -185,12 +191,12 @@ function renderSubset(svg: SvgSelection, width: number, container: HTMLDivElemen
       .attr('y2', boundY)
       .attr('stroke', COLORS.bound)
       .attr('stroke-dasharray', bound.dash)
-      .style('stroke-width', 'var(--line-width, 2px)');
+      .style('stroke-width', LINE_WIDTH);
     plot
       .append('text')
       .attr('class', `bound-label bound-label-${bound.name}`)
       .attr('x', bound.anchor === 'end' ? plotWidth - 4 : 4)
-      .attr('y', bound.name === 'upper' ? boundY - 6 : boundY + 14)
+      .attr('y', bound.name === 'upper' ? boundY - 0.45 * em : boundY + 1.15 * em)
       .attr('text-anchor', bound.anchor)
       .attr('fill', COLORS.bound)
       .text(bound.label);
@@ -224,20 +230,13 @@ function renderSubset(svg: SvgSelection, width: number, container: HTMLDivElemen
     )
     .on('mouseleave', () => hideTooltip(container));
 
-  drawInequalities(svg, frame.margins.left, preview, muMax, muMin);
-  drawLegend(
-    svg.append('g'),
-    [
-      { label: 'eigenvalues μᵢ of K_S (exact)', color: COLORS.real, shape: 'dot' },
-      { label: 'Weyl upper bound', color: COLORS.bound, shape: 'line' },
-      { label: 'Weyl lower bound', color: COLORS.bound, shape: 'dashed' },
-    ],
-    frame.margins.left,
-    layout.legendTop,
-    plotWidth,
-  );
-  drawStack(plot, container, weylStack(preview), height + layout.stackGap, plotWidth, muMax, upper);
-  applyChartText(svg);
+  drawInequalities(container, preview, muMax, muMin);
+  drawLegend(container, [
+    { label: 'eigenvalues μᵢ of K_S (exact)', color: COLORS.real, kind: 'dot' },
+    { label: 'Weyl upper bound Σ_b μ₁(K_b)', color: COLORS.bound },
+    { label: 'Weyl lower bound Σ_b μ_n(K_b)', color: COLORS.bound, dash: '6 3' },
+  ]);
+  drawStack(plot, container, weylStack(preview), height + (layout.axis + layout.stackTop) * em, plotWidth, muMax, upper, em);
 }
 
 interface SweepBoundPoint {
@@ -248,7 +247,8 @@ interface SweepBoundPoint {
 }
 
 function renderSweep(svg: SvgSelection, width: number, container: HTMLDivElement, sweep: readonly SweepEvent[]): void {
-  const frame = createFrame(svg, width, SWEEP_HEIGHT, { top: 40, right: 24, bottom: 44, left: 64 });
+  const em = setChartFont(svg);
+  const frame = createFrame(svg, width, SWEEP_HEIGHT_EM * em, marginsInEm(em, { top: 1, right: 1.8, bottom: 3.4, left: 5.2 }));
   const { plot, width: plotWidth, height } = frame;
 
   const points: SweepBoundPoint[] = sweep.flatMap((event) => [
@@ -260,8 +260,9 @@ function renderSweep(svg: SvgSelection, width: number, container: HTMLDivElement
   const x = d3.scaleLog().domain(domain).range([0, plotWidth]);
   const y = d3.scaleLog().domain(domain).range([height, 0]);
 
-  drawAxes(frame, x, y, { x: 'Weyl bound from the blocks (log)', y: 'exact eigenvalue of K_S (log)' }, { yFormat: formatDecadeTick });
+  drawAxes(frame, x, y, { x: 'Weyl bound from the blocks (log)', y: 'exact eigenvalue of K_S (log)' }, { yFormat: logTickFormat(y) });
   relabelLogAxisX(frame, x);
+  inheritAxisFont(svg);
 
   plot
     .append('line')
@@ -284,7 +285,7 @@ function renderSweep(svg: SvgSelection, width: number, container: HTMLDivElement
     .attr('r', 5)
     .attr('fill', (point) => (point.kind === 'upper' ? COLORS.real : 'white'))
     .attr('stroke', (point) => (point.kind === 'upper' ? 'white' : COLORS.highlight))
-    .style('stroke-width', 'var(--line-width, 2px)')
+    .style('stroke-width', LINE_WIDTH)
     .on(
       'mouseenter',
       tooltipOnHover(container, (point: SweepBoundPoint) => [
@@ -296,27 +297,21 @@ function renderSweep(svg: SvgSelection, width: number, container: HTMLDivElement
     )
     .on('mouseleave', () => hideTooltip(container));
 
+  drawReadout(container, []);
+  drawLegend(container, [
+    { label: 'μ₁(K_S) vs upper bound: on or below the diagonal', color: COLORS.real, kind: 'dot' },
+    { label: 'μ_n(K_S) vs lower bound (rings): on or above', color: COLORS.highlight, kind: 'dot' },
+    { label: 'exact = bound', color: COLORS.reference, dash: '4 4' },
+  ]);
   const hidden = points.length - plotted.length;
-  drawLegend(
-    svg.append('g'),
-    [
-      { label: 'μ₁(K_S) vs upper bound: on or below the diagonal', color: COLORS.real, shape: 'dot' },
-      { label: 'μ_n(K_S) vs lower bound: on or above', color: COLORS.highlight, shape: 'hollow' },
-      { label: 'exact = bound', color: COLORS.reference, shape: 'dashed' },
-    ],
-    frame.margins.left,
-    12,
-    plotWidth,
-  );
   if (hidden > 0) {
     plot
       .append('text')
       .attr('class', 'chart-note')
       .attr('x', 4)
-      .attr('y', 12)
+      .attr('y', em)
       .text(`${hidden} value${hidden === 1 ? '' : 's'} of 0 not shown on the log axes`);
   }
-  applyChartText(svg);
 }
 
 /** Renders the Weyl bounds of the current layer choice, and of every sweep subset in a second view. */

@@ -1,41 +1,45 @@
 /**
  * D3 pieces shared by the analysis charts (drift, Weyl, Jacobian change,
- * sweep): text sizing from CSS, decade tick labels for log axes, side-by-side
- * panels in one svg, legends and the module palette.
+ * sweep): text sizing from CSS, margins in font units, log tick labels,
+ * side-by-side panels in one svg, tooltips on marks and the module palette.
  */
 import * as d3 from 'd3';
 
 import type { ModuleName } from '../../core/model/modules.ts';
-import { COLORS, createFrame, showTooltip, type Frame, type GroupSelection, type Margins, type SvgSelection } from './frame.ts';
+import { COLORS, createFrame, showTooltip, type Frame, type Margins, type SvgSelection } from './frame.ts';
+import { formatLogTick } from './marks.ts';
+
+/** The chart font size when the CSS variable --chart-font-size is missing. */
+const DEFAULT_FONT_PX = 12;
 
 /**
- * Takes every font size in the chart from the CSS variable --chart-font-size.
- * d3.axis writes font-size="10" on each axis group, which would win over the
- * inherited size, so that attribute is removed.
+ * Sets the svg's font size from the CSS variable --chart-font-size and
+ * returns it in pixels, so margins and label offsets can be laid out in font
+ * units and still fit in presentation mode.
  */
-export function applyChartText(svg: SvgSelection): void {
-  svg.style('font-size', 'var(--chart-font-size, 12px)');
+export function setChartFont(svg: SvgSelection): number {
+  svg.style('font-size', `var(--chart-font-size, ${DEFAULT_FONT_PX}px)`);
+  const node = svg.node();
+  const size = node === null ? Number.NaN : Number.parseFloat(getComputedStyle(node).fontSize);
+  return Number.isFinite(size) && size > 0 ? size : DEFAULT_FONT_PX;
+}
+
+/**
+ * Lets the axes inherit the chart's font size. d3.axis writes font-size="10"
+ * on each axis group, which would win over the inherited size.
+ */
+export function inheritAxisFont(svg: SvgSelection): void {
   svg.selectAll('.axis').attr('font-size', null);
 }
 
-const SUPERSCRIPT_DIGITS = '⁰¹²³⁴⁵⁶⁷⁸⁹';
-
-function superscript(exponent: number): string {
-  const digits = Array.from(String(Math.abs(exponent)), (digit) => SUPERSCRIPT_DIGITS[Number(digit)] ?? digit).join('');
-  return exponent < 0 ? `⁻${digits}` : digits;
-}
-
-/**
- * Labels the decades of a log axis (0.01, 0.1, 1, 10, 100, then 10⁻³ and
- * 10³ beyond) and leaves the ticks between decades unlabelled.
- */
-export function formatDecadeTick(value: d3.NumberValue): string {
-  const number = Number(value);
-  if (!(number > 0)) return '';
-  const exponent = Math.round(Math.log10(number));
-  if (Math.abs(number / 10 ** exponent - 1) > 1e-9) return '';
-  if (exponent >= -2 && exponent <= 2) return String(10 ** exponent);
-  return `10${superscript(exponent)}`;
+/** Converts margins given in font units (em) to pixels. */
+export function marginsInEm(em: number, margins: Margins): Margins {
+  return {
+    top: Math.round(margins.top * em),
+    right: Math.round(margins.right * em),
+    bottom: Math.round(margins.bottom * em),
+    left: Math.round(margins.left * em),
+  };
 }
 
 /**
@@ -45,14 +49,14 @@ export function formatDecadeTick(value: d3.NumberValue): string {
  */
 export function logTickFormat(scale: d3.ScaleLogarithmic<number, number>): (value: d3.NumberValue) => string {
   const [low, high] = scale.domain() as [number, number];
-  if (Math.log10(high / low) > 2) return formatDecadeTick;
+  if (Math.log10(high / low) > 2) return formatLogTick;
 
   return (value) => {
     const number = Number(value);
     const decade = 10 ** Math.floor(Math.log10(number) + 1e-9);
     const mantissa = Math.round(number / decade);
     if (Math.abs(number / decade - mantissa) > 1e-9 || ![1, 2, 5].includes(mantissa)) return '';
-    return mantissa === 1 ? formatDecadeTick(number) : d3.format('~g')(number);
+    return mantissa === 1 ? formatLogTick(number) : d3.format('~g')(number);
   };
 }
 
@@ -94,88 +98,6 @@ export function createPanels(
   return frames;
 }
 
-export type LegendShape = 'line' | 'dashed' | 'dotted' | 'dot' | 'hollow' | 'band' | 'swatch';
-
-export interface LegendItem {
-  label: string;
-  color: string;
-  shape: LegendShape;
-}
-
-const LEGEND_SAMPLE = 18;
-const LEGEND_DASH: Partial<Record<LegendShape, string>> = { dashed: '6 3', dotted: '2 3' };
-const LEGEND_GAP = 14;
-const LEGEND_ROW = 18;
-
-/**
- * Draws a legend into `parent` at (x, y), wrapping items onto new rows
- * within maxWidth. Label widths are measured after layout, so rows fit
- * whatever font size CSS sets. Returns the legend's height.
- */
-export function drawLegend(parent: GroupSelection, items: readonly LegendItem[], x: number, y: number, maxWidth: number): number {
-  const legend = parent.append('g').attr('class', 'legend').attr('transform', `translate(${x},${y})`);
-  const entries = items.map((item) => {
-    const entry = legend.append('g').attr('class', 'legend-item');
-    drawLegendSample(entry, item);
-    entry
-      .append('text')
-      .attr('x', LEGEND_SAMPLE + 5)
-      .attr('dy', '0.35em')
-      .text(item.label);
-    return entry;
-  });
-
-  let cursorX = 0;
-  let row = 0;
-  for (const entry of entries) {
-    const width = (entry.node()?.getBBox().width ?? 80) + LEGEND_GAP;
-    if (cursorX > 0 && cursorX + width > maxWidth) {
-      cursorX = 0;
-      row += 1;
-    }
-    entry.attr('transform', `translate(${cursorX},${row * LEGEND_ROW})`);
-    cursorX += width;
-  }
-  return (row + 1) * LEGEND_ROW;
-}
-
-function drawLegendSample(entry: GroupSelection, item: LegendItem): void {
-  const middle = LEGEND_SAMPLE / 2;
-  switch (item.shape) {
-    case 'line':
-    case 'dashed':
-    case 'dotted':
-      entry
-        .append('line')
-        .attr('x1', 0)
-        .attr('x2', LEGEND_SAMPLE)
-        .attr('stroke', item.color)
-        .attr('stroke-dasharray', LEGEND_DASH[item.shape] ?? null)
-        .style('stroke-width', 'var(--line-width, 2px)');
-      break;
-    case 'dot':
-    case 'hollow':
-      entry
-        .append('circle')
-        .attr('cx', middle)
-        .attr('r', 4.5)
-        .attr('fill', item.shape === 'dot' ? item.color : 'white')
-        .attr('stroke', item.color)
-        .style('stroke-width', 'var(--line-width, 2px)');
-      break;
-    case 'band':
-    case 'swatch':
-      entry
-        .append('rect')
-        .attr('y', -6)
-        .attr('width', LEGEND_SAMPLE)
-        .attr('height', 12)
-        .attr('fill', item.color)
-        .attr('fill-opacity', item.shape === 'band' ? 0.2 : 1);
-      break;
-  }
-}
-
 /**
  * One color per module: blues for the attention projections and ambers for
  * the MLP, so the two kinds read apart. Not part of COLORS because it
@@ -196,11 +118,4 @@ export function tooltipOnHover<T>(container: HTMLElement, lines: (datum: T) => s
     const [left, top] = d3.pointer(event, container);
     showTooltip(container, left, top, lines(datum));
   };
-}
-
-/** Returns the plot x of a pointer event relative to a panel, and the container position for a tooltip. */
-export function pointerIn(event: MouseEvent, panel: SVGGElement, container: HTMLElement): { x: number; y: number; left: number; top: number } {
-  const [x, y] = d3.pointer(event, panel);
-  const [left, top] = d3.pointer(event, container);
-  return { x, y, left, top };
 }

@@ -99,6 +99,9 @@ function Harness() {
   );
 }
 
+// ?presentation renders in the app's presentation mode (larger fonts and lines) from the first frame.
+if (new URLSearchParams(window.location.search).has('presentation')) document.documentElement.classList.add('presentation');
+
 const root = document.getElementById('root');
 if (root === null) throw new Error('charts-b.html has no #root element');
 createRoot(root).render(
