@@ -1,7 +1,9 @@
+import * as d3 from 'd3';
 import { describe, expect, it } from 'vitest';
 
 import type { NtkEvent, PreviewEvent, SpectrumSummary, SweepEvent } from '../../src/core/events.ts';
 import { MODULES, type ModuleName } from '../../src/core/model/modules.ts';
+import { logTickFormat } from '../../src/ui/charts/analysis-marks.ts';
 import {
   formatCoefficient,
   formatCorrelation,
@@ -11,6 +13,7 @@ import {
   sweepPoints,
   weylStack,
 } from '../../src/ui/charts/analysis-series.ts';
+import { previewEvent, SWEEP_SUBSETS } from '../e2e/fixtures/analysis-events.ts';
 import {
   readAdapterGrid,
   toggleAdapterCell,
@@ -189,6 +192,18 @@ describe('weylStack', () => {
   it('is empty for the empty selection', () => {
     expect(weylStack(previewFor('-.-'))).toEqual([]);
   });
+
+  it('matches the Weyl bounds of real spectra', () => {
+    for (const adapters of SWEEP_SUBSETS) {
+      const preview = previewEvent(adapters);
+      const stack = weylStack(preview);
+      const lower = stack.reduce((total, segment) => total + segment.muMin, 0);
+      expect(stack[stack.length - 1]?.end, adapters).toBeCloseTo(preview.weyl.upper, 9);
+      expect(lower, adapters).toBeCloseTo(preview.weyl.lower, 9);
+      expect(preview.eigenvalues[0], adapters).toBeLessThanOrEqual(preview.weyl.upper * (1 + 1e-12));
+      expect(preview.eigenvalues[preview.eigenvalues.length - 1], adapters).toBeGreaterThanOrEqual(preview.weyl.lower * (1 - 1e-12));
+    }
+  });
 });
 
 describe('sweepPoints', () => {
@@ -251,5 +266,20 @@ describe('logDomain', () => {
 
   it('falls back without positive values', () => {
     expect(logDomain([0, -2], [0.1, 10])).toEqual([0.1, 10]);
+  });
+});
+
+describe('logTickFormat', () => {
+  it('labels only decades over a wide domain', () => {
+    const format = logTickFormat(d3.scaleLog().domain([1e-4, 10]));
+    expect(format(1e-4)).toBe('1e-4');
+    expect(format(0.01)).toBe('0.01');
+    expect(format(10)).toBe('10');
+    expect(format(0.002)).toBe('');
+  });
+
+  it('labels 1, 2 and 5 over a narrow domain', () => {
+    const format = logTickFormat(d3.scaleLog().domain([10, 100]));
+    expect([10, 20, 30, 50, 70, 100].map(format)).toEqual(['10', '20', '', '50', '', '100']);
   });
 });
