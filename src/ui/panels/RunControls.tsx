@@ -9,10 +9,12 @@ export function RunControls() {
   const ready = useLab((state) => state.ready);
   const actions = useLab((state) => state);
   const active = isRunActive(runState);
+  // A grid of "-" groups only has no trainable parameter, so nothing could train.
+  const noAdapters = useLab((state) => !/[a-z]/.test(state.spec.adapters));
 
   return (
     <div className="run-controls" role="group" aria-label="Run controls">
-      <button type="button" className="primary" data-testid="run-start" disabled={!ready || active} onClick={actions.start}>
+      <button type="button" className="primary" data-testid="run-start" disabled={!ready || active || noAdapters} onClick={actions.start}>
         Start
       </button>
       {runState === 'paused' ? (
@@ -27,7 +29,7 @@ export function RunControls() {
       <button
         type="button"
         data-testid="run-step"
-        disabled={!ready || runState === 'running' || runState === 'preparing'}
+        disabled={!ready || runState === 'running' || runState === 'preparing' || (noAdapters && !active)}
         onClick={actions.stepOnce}
         title="Run one optimizer step (starts a paused run when none exists)"
       >
@@ -39,6 +41,7 @@ export function RunControls() {
       <button type="button" data-testid="run-reset" disabled={!ready} onClick={actions.reset}>
         Reset
       </button>
+      {noAdapters ? <span className="field-problem">Choose at least one layer and module to adapt.</span> : null}
       <span className={`run-state state-${runState}`} data-testid="run-state" aria-live="polite">
         {runState} · step <span data-testid="run-step-count">{step}</span> / {totalSteps}
       </span>
