@@ -1,7 +1,7 @@
 /** The small building blocks of the forward pass: affine maps, LayerNorm and GELU. */
 import * as tf from '@tensorflow/tfjs';
 
-import { matMul } from './matmul.ts';
+import { matMul, matMulConstant } from './matmul.ts';
 
 import type { LayerNormParams, Linear } from './params.ts';
 
@@ -21,7 +21,8 @@ export function linear(x: tf.Tensor, params: Linear): tf.Tensor {
   const leading = x.shape.slice(0, -1);
 
   const x2d = x.reshape([-1, inDim]); // [rows, in]
-  let y = tf.add(matMul(x2d, params.weight), params.bias); // [rows, out]
+  const product = params.frozen === true ? matMulConstant(x2d, params.weight) : matMul(x2d, params.weight); // [rows, out]
+  let y = tf.add(product, params.bias);
 
   if (params.lora !== undefined) {
     const { A, B, scale } = params.lora;

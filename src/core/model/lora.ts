@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 
 import type { AdapterBlock, AdapterGrid } from './adapters.ts';
 import { listAdapterBlocks } from './adapters.ts';
-import type { ModuleName } from './modules.ts';
+import { MODULES, type ModuleName } from './modules.ts';
 import { moduleShape, type BlockParams, type GPTParams, type Linear } from './params.ts';
 import { createRng, deriveSeed, randomNormal } from '../random.ts';
 
@@ -132,9 +132,17 @@ export function initTheta(base: GPTParams, layout: ThetaLayout, options: Adapter
   });
 }
 
-/** Returns the params with θ substituted: adapters attached (LoRA) or weights replaced (full). */
+/**
+ * Returns the params with θ substituted: adapters attached (LoRA) or weights
+ * replaced (full). Every module weight that is not part of θ is marked
+ * frozen, so its backward pass skips the weight gradient.
+ */
 export function applyTheta(base: GPTParams, layout: ThetaLayout, theta: readonly tf.Tensor[]): GPTParams {
-  const h: BlockParams[] = base.h.map((block) => ({ ...block, modules: { ...block.modules } }));
+  const h: BlockParams[] = base.h.map((block) => {
+    const modules = {} as Record<ModuleName, Linear>;
+    for (const module of MODULES) modules[module] = { ...block.modules[module], frozen: true };
+    return { ...block, modules };
+  });
 
   layout.entries.forEach((entry, i) => {
     const modules = (h[entry.layer] as BlockParams).modules;
@@ -143,9 +151,11 @@ export function applyTheta(base: GPTParams, layout: ThetaLayout, theta: readonly
     switch (entry.part) {
       case 'weight':
         linear.weight = tensor;
+        linear.frozen = false;
         break;
       case 'bias':
         linear.bias = tensor;
+        linear.frozen = false;
         break;
       case 'lora_A':
         linear.lora = { A: tensor, B: linear.lora?.B ?? tensor, scale: layout.scale };

@@ -31,6 +31,23 @@ const plainMatMul = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) =
 });
 
 /**
+ * Multiplies a·b with b a constant: the backward pass computes only
+ * dy·bᵀ, not the gradient of b, which tf.customGrad would otherwise compute
+ * eagerly for every input. No gradient flows to b, so pass only a tensor
+ * that is not differentiated, such as a frozen weight.
+ */
+export function matMulConstant(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  const product = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x] = inputs as [tf.Tensor];
+    return {
+      value: tf.matMul(x, b),
+      gradFunc: (dy: tf.Tensor) => tf.matMul(dy, swapLastAxes(b)),
+    };
+  });
+  return (product as (a: tf.Tensor) => tf.Tensor)(a);
+}
+
+/**
  * Multiplies a·b over the last two axes; a and b must have equal batch axes
  * (no broadcasting).
  */

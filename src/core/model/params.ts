@@ -28,6 +28,12 @@ export interface Linear {
   /** [out], or [B, out] per example */
   bias: tf.Tensor;
   lora?: LoraAdapter;
+  /**
+   * True when weight and bias are constants that no gradient is taken of,
+   * as applyTheta marks every weight outside θ. `linear` then skips the
+   * weight gradient xᵀ·dy in the backward pass.
+   */
+  frozen?: boolean;
 }
 
 export interface LayerNormParams {
