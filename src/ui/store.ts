@@ -5,7 +5,7 @@
  */
 import { createStore, type StoreApi } from 'zustand/vanilla';
 
-import { DEFAULT_SPEC, type ExperimentSpec, type SpecKey } from '../core/spec.ts';
+import { DEFAULT_SPEC, SPEC_KEYS, type ExperimentSpec, type SpecKey } from '../core/spec.ts';
 import type { BackendReport, ClientNotice, LiveSettings, RunState, TaskKind, WorkerMessage } from '../worker/protocol.ts';
 import { appendEvents, EMPTY_ANALYSIS, EMPTY_RUN, type AnalysisData, type RunData } from './run-data.ts';
 
@@ -92,6 +92,8 @@ export interface LabActions {
   dismissNotice(id: number): void;
   /** Changes one setting: live settings apply to a running experiment, others ask for a restart. */
   setSpecValue<K extends SpecKey>(key: K, value: ExperimentSpec[K]): void;
+  /** Changes several settings at once, as a lesson or a link does, with the effects of setSpecValue. */
+  applySpec(partial: Partial<ExperimentSpec>): void;
   start(): void;
   pause(): void;
   resume(): void;
@@ -238,23 +240,32 @@ export function createLabStore(initialSpec: ExperimentSpec = { ...DEFAULT_SPEC }
       },
 
       setSpecValue(key, value) {
+        get().applySpec({ [key]: value });
+      },
+
+      applySpec(partial) {
         const state = get();
-        if (state.spec[key] === value) return;
-        const spec = { ...state.spec, [key]: value };
+        const spec = { ...state.spec, ...partial };
+        const changed = SPEC_KEYS.filter((key) => spec[key] !== state.spec[key]);
+        if (changed.length === 0) return;
         set({ spec });
 
         const active = isRunActive(state.runState) && state.runSpec !== null;
-        if (active && LIVE_KEYS.includes(key)) {
-          call((worker) => worker.setLive({ lr: spec.lr, lambda: spec.lambda }));
-          set({ runSpec: { ...(state.runSpec as ExperimentSpec), [key]: value } });
-        } else if (active && !VIEW_ONLY_KEYS.includes(key)) {
-          const runSpec = state.runSpec as ExperimentSpec;
-          const pending = (Object.keys(spec) as SpecKey[]).filter((name) => spec[name] !== runSpec[name] && !LIVE_KEYS.includes(name));
-          set({ pendingRestart: pending });
+        if (active) {
+          let runSpec = state.runSpec as ExperimentSpec;
+          if (changed.some((key) => LIVE_KEYS.includes(key))) {
+            call((worker) => worker.setLive({ lr: spec.lr, lambda: spec.lambda }));
+            runSpec = { ...runSpec, lr: spec.lr, lambda: spec.lambda };
+            set({ runSpec });
+          }
+          if (changed.some((key) => !LIVE_KEYS.includes(key) && !VIEW_ONLY_KEYS.includes(key))) {
+            const pending = SPEC_KEYS.filter((name) => spec[name] !== runSpec[name] && !LIVE_KEYS.includes(name));
+            set({ pendingRestart: pending });
+          }
         }
 
-        if (PREVIEW_KEYS.includes(key)) get().refreshPreview();
-        else if (key === 'adapters' || key === 'lambda') {
+        if (changed.some((key) => PREVIEW_KEYS.includes(key))) get().refreshPreview();
+        else if (changed.includes('adapters') || changed.includes('lambda')) {
           if (state.analysis.preview !== null) call((worker) => worker.selectAdapters(spec.adapters, spec.lambda));
         }
       },
