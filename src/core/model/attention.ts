@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 
 import { matMul } from './matmul.ts';
 
+import { depthwiseAttention } from './attention-depthwise.ts';
 import { linear } from './layers.ts';
 import type { BlockParams } from './params.ts';
 
@@ -16,29 +17,36 @@ function causalMask(T: number): tf.Tensor2D {
   });
 }
 
-/** x: [B, T, C] → [B, T, C] */
+/** q, k, v: [B, T, nHead, headDim] → softmax(q·kᵀ/√headDim + mask)·v per head, [B, T, nHead, headDim]. */
+function batchedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor2D): tf.Tensor4D {
+  const headDim = q.shape[3];
+  const byHead = (t: tf.Tensor4D): tf.Tensor4D => t.transpose([0, 2, 1, 3]); // [B, nHead, T, headDim]
+
+  const scores = tf.mul(matMul(byHead(q), byHead(k), false, true), 1 / Math.sqrt(headDim)); // [B, nHead, T, T]
+  const weights = tf.softmax(tf.add(scores, mask)); // [B, nHead, T, T]
+  const heads = matMul(weights, byHead(v)); // [B, nHead, T, headDim]
+  return heads.transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, T, nHead, headDim]
+}
+
+/**
+ * x: [B, T, C] → [B, T, C]. On the wasm backend the per-head products run as
+ * depthwise convolutions (see attention-depthwise.ts) because its batched
+ * matmul is several times slower. Other backends use batched matmuls.
+ */
 export function causalSelfAttention(x: tf.Tensor3D, block: BlockParams, nHead: number): tf.Tensor3D {
   const [B, T, C] = x.shape;
   const headDim = C / nHead;
-
-  const splitHeads = (t: tf.Tensor): tf.Tensor4D =>
-    t
-      .reshape([B, T, nHead, headDim]) // [B, T, nHead, headDim]
-      .transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, nHead, T, headDim]
+  const splitHeads = (t: tf.Tensor): tf.Tensor4D => t.reshape([B, T, nHead, headDim]); // [B, T, nHead, headDim]
 
   const q = splitHeads(linear(x, block.modules['attn.q']));
   const k = splitHeads(linear(x, block.modules['attn.k']));
   const v = splitHeads(linear(x, block.modules['attn.v']));
 
-  const scores = tf.mul(matMul(q, k, false, true), 1 / Math.sqrt(headDim)); // [B, nHead, T, T]
   const mask = causalMask(T);
-  const weights = tf.softmax(tf.add(scores, mask)); // [B, nHead, T, T]
+  const attend = tf.getBackend() === 'wasm' ? depthwiseAttention : batchedAttention;
+  const heads = attend(q, k, v, mask); // [B, T, nHead, headDim]
   mask.dispose();
 
-  const heads = matMul(weights, v); // [B, nHead, T, headDim]
-  const merged = heads
-    .transpose([0, 2, 1, 3]) // [B, T, nHead, headDim]
-    .reshape([B, T, C]); // [B, T, C]
-
+  const merged = heads.reshape([B, T, C]); // [B, T, C]
   return linear(merged, block.modules['attn.c_proj']) as tf.Tensor3D;
 }
