@@ -11,32 +11,40 @@ import { SpectrumHeatmap } from './charts/SpectrumHeatmap.tsx';
 import { SweepChart } from './charts/SweepChart.tsx';
 import { WeylChart } from './charts/WeylChart.tsx';
 import { useLab } from './lab-context.ts';
+import { LessonPanel } from './lessons/LessonPanel.tsx';
+import { usePage } from './page-state.ts';
 import { Controls } from './panels/Controls.tsx';
+import { LinkBar, LinkProblems } from './panels/LinkBar.tsx';
 import { ModelGrid } from './panels/ModelGrid.tsx';
 import { RunControls } from './panels/RunControls.tsx';
 import { BackendBadge, Notices, ProgressList, RestartBanner } from './panels/StatusBar.tsx';
 import { isRunActive } from './store.ts';
 
 export function App() {
+  // The charts size their margins and labels from the font when they draw, so a mode change remounts them.
+  const chartsKey = usePage((state) => (state.presentation ? 'presentation' : 'normal'));
   return (
     <div className="lab">
       <header className="lab-header">
         <h1>NTK fine-tuning lab</h1>
         <span className="subtitle">LoRA on a small GPT, seen through its neural tangent kernel</span>
+        <LinkBar />
         <BackendBadge />
       </header>
       <aside className="lab-sidebar">
         <Controls />
       </aside>
       <main className="lab-main">
+        <LinkProblems />
         <Notices />
         <RunControls />
         <RestartBanner />
         <ProgressList />
         <ModelPanel />
-        <RunCharts />
-        <AnalysisCharts />
+        <RunCharts key={`run-${chartsKey}`} />
+        <AnalysisCharts key={`analysis-${chartsKey}`} />
       </main>
+      <LessonPanel />
     </div>
   );
 }

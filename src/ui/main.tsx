@@ -1,17 +1,60 @@
-/** Entry point: builds the store from the URL, starts the worker client and renders the lab. */
+/** Entry point: builds the stores from the URL, keeps the URL in step with them, starts the worker client and renders the lab. */
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 
 import { LabClient, simulatedFailuresFromQuery } from '../worker/client.ts';
 import { App } from './App.tsx';
 import { LabStoreContext } from './lab-context.ts';
-import { createLabStore } from './store.ts';
-import { specFromSearch } from './url-spec.ts';
+import { LESSONS } from './lessons/index.ts';
+import { createPageStore, PageStoreContext, type PageStore } from './page-state.ts';
+import { createLabStore, type LabStore } from './store.ts';
+import { linkSearch, parseLink } from './url-spec.ts';
 import './styles.css';
 
-const { spec, rejected } = specFromSearch(window.location.search);
-const store = createLabStore(spec);
-for (const line of rejected) store.getState().notify('warning', `Link setting rejected: ${line}`);
+/** Delay before the URL follows a change, so dragging a slider writes the URL once, not at every position. */
+const URL_WRITE_DELAY_MS = 150;
+
+/** Rewrites the URL with history.replaceState whenever the spec or the page state changes. */
+function keepUrlInStep(store: LabStore, pageStore: PageStore): void {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const write = (): void => {
+    timer = null;
+    const search = linkSearch(store.getState().spec, pageStore.getState());
+    const url = `${window.location.pathname}${search}${window.location.hash}`;
+    if (url !== `${window.location.pathname}${window.location.search}${window.location.hash}`) {
+      window.history.replaceState(window.history.state, '', url);
+    }
+  };
+  const schedule = (): void => {
+    if (timer === null) timer = setTimeout(write, URL_WRITE_DELAY_MS);
+  };
+
+  store.subscribe((state, previous) => {
+    if (state.spec !== previous.spec) schedule();
+  });
+  pageStore.subscribe((state, previous) => {
+    if (state.presentation !== previous.presentation || state.lesson !== previous.lesson || state.lessonStep !== previous.lessonStep) schedule();
+  });
+  // The opening link may have had rejected or repeated parameters: show the link that restores what the lab uses.
+  write();
+}
+
+/** Sets the `presentation` class on <html>, whose CSS variables enlarge type and lines. */
+function followPresentationMode(pageStore: PageStore): void {
+  const apply = (on: boolean): void => {
+    document.documentElement.classList.toggle('presentation', on);
+  };
+  apply(pageStore.getState().presentation);
+  pageStore.subscribe((state, previous) => {
+    if (state.presentation !== previous.presentation) apply(state.presentation);
+  });
+}
+
+const link = parseLink(window.location.search, LESSONS);
+const store = createLabStore(link.spec);
+const pageStore = createPageStore(link.page, link.rejected);
+keepUrlInStep(store, pageStore);
+followPresentationMode(pageStore);
 
 const client = new LabClient({ simulateFailure: simulatedFailuresFromQuery(window.location.search) });
 store.getState().attach(client);
@@ -28,7 +71,9 @@ if (root === null) throw new Error('index.html has no #root element');
 createRoot(root).render(
   <StrictMode>
     <LabStoreContext.Provider value={store}>
-      <App />
+      <PageStoreContext.Provider value={pageStore}>
+        <App />
+      </PageStoreContext.Provider>
     </LabStoreContext.Provider>
   </StrictMode>,
 );
