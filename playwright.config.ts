@@ -27,7 +27,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: 'npx vite --host 127.0.0.1 --port 5174 --strictPort',
+    command: 'LAB_E2E=1 npx vite --host 127.0.0.1 --port 5174 --strictPort --bypass-lock',
     url: 'http://127.0.0.1:5174',
     reuseExistingServer: false,
     timeout: 120_000,

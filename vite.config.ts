@@ -3,7 +3,9 @@ import react from '@vitejs/plugin-react';
 
 export default defineConfig({
   plugins: [react()],
-  server: { host: '127.0.0.1', port: 5173, strictPort: true },
+  // End-to-end tests set LAB_E2E=1: without hot reload, an edited file never
+  // reloads a page in the middle of a test.
+  server: { host: '127.0.0.1', port: 5173, strictPort: true, hmr: process.env.LAB_E2E === '1' ? false : undefined },
   preview: { host: '127.0.0.1', port: 4173, strictPort: true },
   worker: { format: 'es' },
   // Pre-bundle every dependency at server start. Discovering one on first

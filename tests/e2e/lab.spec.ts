@@ -127,7 +127,7 @@ test.describe('lab page', () => {
     await page.getByTestId('simulate-device-loss').click();
 
     await expect(page.getByTestId('backend')).toHaveText('webgl', { timeout: 60_000 });
-    await expect(page.getByTestId('notice-warning').first()).toContainText('now runs on webgl');
+    await expect(page.getByTestId('notice-warning').filter({ hasText: 'now runs on webgl' })).toBeVisible();
     await expect(page.getByTestId('preview-stats')).toBeVisible({ timeout: 90_000 });
   });
 });
