@@ -91,6 +91,10 @@ interface LinearSide {
 export class BenchSubject {
   private loraTrainer: Trainer | null = null;
   private linear: LinearSide | null = null;
+  /** J(θ₀) on the batch rows, computed once and shared by the linearized step and the agreement check. */
+  private batchLinearization: Linearization | null = null;
+  /** J(θ₀) on the probe set from the first ntk() call, kept for the agreement check. */
+  private probeJacobian: tf.Tensor2D | null = null;
 
   private constructor(
     readonly spec: ExperimentSpec,
@@ -148,11 +152,15 @@ export class BenchSubject {
     return this.linear.trainer.step(this.batch);
   }
 
-  /** Computes the empirical NTK at θ₀ on the probe set, with one kernel per adapted block. */
+  /**
+   * Computes the empirical NTK at θ₀ on the probe set, with one kernel per
+   * adapted block. Every call computes J anew; the first call's J is kept.
+   */
   ntk(): NtkResult {
     const J = jacobian(this.predict, this.theta0, this.probe, this.numLabels);
     const result = ntkFromJacobians(this.layout, J, this.numLabels);
-    J.dispose();
+    if (this.probeJacobian === null) this.probeJacobian = J;
+    else J.dispose();
     return result;
   }
 
@@ -178,7 +186,8 @@ export class BenchSubject {
   /**
    * Computes what the agreement check compares with the PyTorch peer: f, the
    * loss and ∇R_data at θ₀ and at θ₁, θ after one step, the linearized model
-   * at θ₁, and the probe set's Jacobian, kernel and spectra at θ₀.
+   * at θ₁, and the probe set's Jacobian, kernel and spectra at θ₀. It reuses
+   * the Jacobians that earlier linearStep() and ntk() calls computed.
    */
   agreementOutputs(theta1: readonly tf.Tensor[]): AgreementOutputs {
     const out: AgreementOutputs = {};
@@ -208,12 +217,13 @@ export class BenchSubject {
     out['f_lin_theta1'] = read(fLin);
     out['grad_lin_theta1'] = read(flatGradLin);
     tf.dispose([fLin, lossLin, flatGradLin, ...gradsLin]);
-    this.disposeLinearSide(linear);
+    linear.trainer.dispose();
+    linear.theta0Flat.dispose();
 
-    const J = jacobian(this.predict, this.theta0, this.probe, this.numLabels);
+    this.probeJacobian ??= jacobian(this.predict, this.theta0, this.probe, this.numLabels);
+    const J = this.probeJacobian;
     out['jacobian'] = read(J);
     const result = ntkFromJacobians(this.layout, J, this.numLabels);
-    J.dispose();
     const event = this.spectrum(result);
     out['kernel'] = result.full.values;
     out['eigenvalues'] = Float64Array.from(event.eigenvalues);
@@ -222,24 +232,24 @@ export class BenchSubject {
     return out;
   }
 
-  /** The linearization at θ₀ on the batch rows and a trainer of f_lin that starts at `start`. */
+  /** Returns the linearization at θ₀ on the batch rows (computed once) and a new trainer of f_lin that starts at `start`. */
   private createLinearSide(start: readonly tf.Tensor[]): LinearSide {
-    const linearization = linearize(this.predict, this.theta0, this.batch, this.numLabels);
+    this.batchLinearization ??= linearize(this.predict, this.theta0, this.batch, this.numLabels);
+    const linearization = this.batchLinearization;
     const theta0Flat = flattenTheta(this.theta0);
     const linearPredictFn: PredictFn = (theta, batch) => linearPredict(linearization, theta, theta0Flat, batch.rowIndex);
     const trainer = new Trainer(linearPredictFn, start, this.anchor, trainerOptions(this.spec));
     return { trainer, linearization, theta0Flat };
   }
 
-  private disposeLinearSide(side: LinearSide): void {
-    side.trainer.dispose();
-    disposeLinearization(side.linearization);
-    side.theta0Flat.dispose();
-  }
-
   dispose(): void {
     this.loraTrainer?.dispose();
-    if (this.linear !== null) this.disposeLinearSide(this.linear);
+    if (this.linear !== null) {
+      this.linear.trainer.dispose();
+      this.linear.theta0Flat.dispose();
+    }
+    if (this.batchLinearization !== null) disposeLinearization(this.batchLinearization);
+    this.probeJacobian?.dispose();
     disposeBatch(this.batch);
     disposeBatch(this.probe);
     tf.dispose([...this.theta0, ...this.owned]);

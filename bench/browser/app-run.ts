@@ -6,7 +6,7 @@
 import type { LabEvent } from '../../src/core/events.ts';
 import { validateSpec, type ExperimentSpec } from '../../src/core/spec.ts';
 import { LabClient } from '../../src/worker/client.ts';
-import type { BackendReport, WorkerMessage } from '../../src/worker/protocol.ts';
+import type { BackendName, BackendReport, WorkerMessage } from '../../src/worker/protocol.ts';
 
 export interface MemorySample {
   /** Milliseconds since the run started. */
@@ -31,7 +31,7 @@ export interface WorkerRunResult {
 
 declare global {
   interface Window {
-    ntkBenchRun: (fields: Partial<ExperimentSpec>, sampleEveryMs: number) => Promise<WorkerRunResult>;
+    ntkBenchRun: (fields: Partial<ExperimentSpec>, sampleEveryMs: number, exclude: BackendName[]) => Promise<WorkerRunResult>;
   }
 }
 
@@ -41,12 +41,13 @@ function lastStep(events: readonly LabEvent[], current: number): number {
   return step;
 }
 
-async function runWorker(fields: Partial<ExperimentSpec>, sampleEveryMs: number): Promise<WorkerRunResult> {
+/** Runs the worker with the backends in `exclude` left out, sampling tf.memory() every `sampleEveryMs`. */
+async function runWorker(fields: Partial<ExperimentSpec>, sampleEveryMs: number, exclude: BackendName[]): Promise<WorkerRunResult> {
   const checked = validateSpec(fields);
   if (!checked.ok) throw new Error(`invalid bench spec: ${checked.errors.map((issue) => issue.message).join('; ')}`);
   const spec = checked.spec;
 
-  const client = new LabClient();
+  const client = new LabClient({ exclude });
   const initStarted = performance.now();
   const backend = await client.init();
   const initMs = performance.now() - initStarted;

@@ -17,19 +17,34 @@ export interface LongTask {
   duration: number;
 }
 
-export interface AppPageResult {
-  backend: string;
-  /** Navigation start to the first spectrum mark in the DOM. */
-  firstSpectrumMs: number;
+/** One way of opening the app: its label and the backends failed on purpose through `?failBackend=`. */
+export interface AppVariant {
+  label: string;
+  failBackend: string[];
+}
+
+export interface AppRun {
   /** The spec fields of the run that differ from the defaults. */
-  runSpec: Partial<ExperimentSpec>;
+  spec: Partial<ExperimentSpec>;
   runMs: number;
-  /** Main-thread tasks of 50 ms or more (the Long Tasks API's threshold) while loading and during the run. */
+  /** Main-thread tasks of 50 ms or more (the Long Tasks API's threshold) during the run. */
+  longTasks: LongTask[];
+}
+
+export interface AppPageResult {
+  variant: string;
+  backend: string;
+  /** Navigation start to the first spectrum mark in the DOM, or null when none appeared within firstSpectrumTimeoutMs. */
+  firstSpectrumMs: number | null;
+  firstSpectrumTimeoutMs: number;
+  /** Main-thread tasks of 50 ms or more while loading. */
   loadLongTasks: LongTask[];
-  runLongTasks: LongTask[];
+  run: AppRun | { skipped: string };
 }
 
 export interface AppMemoryResult {
+  /** The backends excluded from the worker's backend choice. */
+  excluded: string[];
   run: Omit<WorkerRunResult, 'samples'>;
   samples: MemorySample[];
   /** Tensor counts from the sample after `warmSteps` on: a flat count has max − min near 0 and no upward trend. */
@@ -39,7 +54,7 @@ export interface AppMemoryResult {
 }
 
 export interface AppResult {
-  page: AppPageResult | { error: string };
+  pages: (AppPageResult | { variant: string; error: string })[];
   memory: AppMemoryResult | { error: string };
 }
 
@@ -70,45 +85,62 @@ async function readProbes(page: Page): Promise<Probes> {
   return page.evaluate(() => (window as unknown as { benchProbes: Probes }).benchProbes);
 }
 
-/** The short run of the app page: the default spec, cut to two NTK recomputations. */
-const PAGE_RUN: Partial<ExperimentSpec> = { steps: 100 };
+/** The short run of the app page: the default spec, cut to 60 steps (two evaluations and one NTK recomputation). */
+const PAGE_RUN: Partial<ExperimentSpec> = { steps: 60 };
 
-/** Spec fields as the page's URL query (the app reads its spec from there). */
-function specQuery(fields: Partial<ExperimentSpec>): string {
-  return new URLSearchParams(Object.entries(fields).map(([key, value]) => [key, String(value)])).toString();
+/** The app as a visitor gets it, and on wasm, which the app reaches when WebGPU and WebGL fail. */
+export const APP_VARIANTS: AppVariant[] = [
+  { label: 'default backend order', failBackend: [] },
+  { label: 'wasm (WebGPU and WebGL failed on purpose)', failBackend: ['webgpu', 'webgl'] },
+];
+
+const FIRST_SPECTRUM_TIMEOUT_MS = 60_000;
+const PAGE_RUN_TIMEOUT_MS = 300_000;
+
+/** Spec fields and page parameters as the page's URL query (the app reads its spec from there). */
+function pageQuery(fields: Partial<ExperimentSpec>, failBackend: string[]): string {
+  const pairs = Object.entries(fields).map(([key, value]) => [key, String(value)]);
+  if (failBackend.length > 0) pairs.push(['failBackend', failBackend.join(',')]);
+  return new URLSearchParams(pairs).toString();
 }
 
-async function measurePage(browser: Browser, origin: string, log: (line: string) => void): Promise<AppPageResult> {
+async function measurePage(browser: Browser, origin: string, variant: AppVariant, log: (line: string) => void): Promise<AppPageResult> {
   const context = await browser.newContext();
   const page = await context.newPage();
   try {
     await page.addInitScript(installProbes, SPECTRUM_MARK);
-    await page.goto(`${origin}/?${specQuery(PAGE_RUN)}`, { timeout: 120_000 });
-    await page.waitForSelector(SPECTRUM_MARK, { state: 'attached', timeout: 180_000 });
+    await page.goto(`${origin}/?${pageQuery(PAGE_RUN, variant.failBackend)}`, { timeout: 120_000 });
+    const appeared = await page
+      .waitForSelector(SPECTRUM_MARK, { state: 'attached', timeout: FIRST_SPECTRUM_TIMEOUT_MS })
+      .then(() => true)
+      .catch(() => false);
     const backend = (await page.getByTestId('backend').textContent())?.trim() ?? 'unknown';
     const loaded = await readProbes(page);
-    log(`app: first spectrum after ${loaded.firstSpectrum?.toFixed(0)} ms on ${backend}`);
+    const base = { variant: variant.label, backend, firstSpectrumTimeoutMs: FIRST_SPECTRUM_TIMEOUT_MS };
+    if (!appeared) {
+      log(`app (${variant.label}): no spectrum within ${FIRST_SPECTRUM_TIMEOUT_MS / 1000} s on ${backend}`);
+      return { ...base, firstSpectrumMs: null, loadLongTasks: loaded.longTasks, run: { skipped: 'the first spectrum did not appear in time' } };
+    }
+    log(`app (${variant.label}): first spectrum after ${loaded.firstSpectrum?.toFixed(0)} ms on ${backend}`);
 
     const runStart = await page.evaluate(() => performance.now());
     await page.getByTestId('run-start').click();
     await page.waitForFunction(
       () => /\bdone\b|\berror\b|\bstopped\b/.test(document.querySelector('[data-testid="run-state"]')?.textContent ?? ''),
       undefined,
-      { timeout: 600_000, polling: 500 },
+      { timeout: PAGE_RUN_TIMEOUT_MS, polling: 500 },
     );
     const runEnd = await page.evaluate(() => performance.now());
     const state = (await page.getByTestId('run-state').textContent()) ?? '';
     if (!/\bdone\b/.test(state)) throw new Error(`the app run ended as "${state.trim()}"`);
     const probes = await readProbes(page);
-    log(`app: ${PAGE_RUN.steps} steps in ${((runEnd - runStart) / 1000).toFixed(1)} s`);
+    log(`app (${variant.label}): ${PAGE_RUN.steps} steps in ${((runEnd - runStart) / 1000).toFixed(1)} s`);
 
     return {
-      backend,
-      firstSpectrumMs: probes.firstSpectrum ?? Number.NaN,
-      runSpec: PAGE_RUN,
-      runMs: runEnd - runStart,
+      ...base,
+      firstSpectrumMs: probes.firstSpectrum,
       loadLongTasks: probes.longTasks.filter((task) => task.start < runStart),
-      runLongTasks: probes.longTasks.filter((task) => task.start >= runStart),
+      run: { spec: PAGE_RUN, runMs: runEnd - runStart, longTasks: probes.longTasks.filter((task) => task.start >= runStart) },
     };
   } finally {
     await context.close();
@@ -121,10 +153,31 @@ async function measurePage(browser: Browser, origin: string, log: (line: string)
  * time budget on software-rendered backends.
  */
 function memoryRunSpec(steps: number): Partial<ExperimentSpec> {
-  return { ...DEFAULT_SPEC, steps, trainSize: 32, evalSize: 32, probeSize: 8, batchSize: 8, evalInterval: 100, ntkInterval: 250 };
+  return { ...DEFAULT_SPEC, steps, trainSize: 16, evalSize: 16, probeSize: 8, batchSize: 4, evalInterval: 100, ntkInterval: 250 };
 }
 
 const MEMORY_WARM_STEPS = 10;
+
+/** The maximum time of the worker run; past it the bench records a timeout and goes on. */
+const MEMORY_RUN_TIMEOUT_MS = 480_000;
+
+async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, description: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${description} timed out after ${timeoutMs / 1000} s`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The long run goes to wasm: on WebGPU over SwiftShader repeated Jacobians
+ * slow down without bound here, and WebGL takes about 10 s per step.
+ */
+const MEMORY_RUN_EXCLUDE = ['webgpu', 'webgl'] as const;
 
 async function measureMemory(browser: Browser, origin: string, steps: number, log: (line: string) => void): Promise<AppMemoryResult> {
   const context = await browser.newContext();
@@ -132,7 +185,9 @@ async function measureMemory(browser: Browser, origin: string, steps: number, lo
   try {
     await page.goto(`${origin}/bench/browser/app-run.html`, { waitUntil: 'networkidle', timeout: 120_000 });
     await page.waitForFunction(() => window.ntkBenchRun !== undefined, undefined, { timeout: 120_000 });
-    const result = await page.evaluate(([fields, every]) => window.ntkBenchRun(fields, every), [memoryRunSpec(steps), 1000] as const);
+    const excluded = [...MEMORY_RUN_EXCLUDE];
+    const pending = page.evaluate(([fields, every, exclude]) => window.ntkBenchRun(fields, every, exclude), [memoryRunSpec(steps), 1000, excluded] as const);
+    const result = await withTimeout(pending, MEMORY_RUN_TIMEOUT_MS, `the worker run of ${steps} steps`);
     if (result.error !== undefined || result.finalState !== 'done') {
       throw new Error(`the worker run ended as ${result.finalState}: ${result.error ?? 'no error message'}`);
     }
@@ -141,6 +196,7 @@ async function measureMemory(browser: Browser, origin: string, steps: number, lo
     const counts = (warm.length > 0 ? warm : samples).map((sample) => sample.numTensors);
     log(`app: worker run of ${result.steps} steps on ${result.backend.backend} in ${(result.runMs / 1000).toFixed(1)} s`);
     return {
+      excluded,
       run,
       samples,
       tensors: {
@@ -161,14 +217,17 @@ function errorOf(error: unknown): { error: string } {
   return { error: error instanceof Error ? (error.message.split('\n')[0] ?? error.message) : String(error) };
 }
 
-/** Measures the app page, then the long worker run; a failure of one is recorded and does not stop the other. */
+/** Measures the app page in each variant, then the long worker run; a failure of one is recorded and does not stop the others. */
 export async function measureApp(browser: Browser, origin: string, options: AppOptions, log: (line: string) => void): Promise<AppResult> {
-  let page: AppResult['page'];
-  try {
-    page = await measurePage(browser, origin, log);
-  } catch (error) {
-    page = errorOf(error);
-    log(`app page failed: ${page.error}`);
+  const pages: AppResult['pages'] = [];
+  for (const variant of APP_VARIANTS) {
+    try {
+      pages.push(await measurePage(browser, origin, variant, log));
+    } catch (error) {
+      const failure = { variant: variant.label, ...errorOf(error) };
+      pages.push(failure);
+      log(`app (${variant.label}) failed: ${failure.error}`);
+    }
   }
 
   let memory: AppResult['memory'];
@@ -178,5 +237,5 @@ export async function measureApp(browser: Browser, origin: string, options: AppO
     memory = errorOf(error);
     log(`app worker run failed: ${memory.error}`);
   }
-  return { page, memory };
+  return { pages, memory };
 }

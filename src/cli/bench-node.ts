@@ -66,7 +66,7 @@ export function workloadRunner(subject: BenchSubject): (workload: Workload) => P
   };
 }
 
-/** Checks agreement with the peer, times every workload and profiles one step and one NTK on a Node backend. */
+/** Times every workload, checks agreement with the peer and profiles one step and one NTK on a Node backend. */
 export async function benchNodeBackend(backend: NodeBackend, context: NodeBenchContext): Promise<NodeBackendResult> {
   const { inputs, log } = context;
   await setNodeBackend(backend);
@@ -76,6 +76,10 @@ export async function benchNodeBackend(backend: NodeBackend, context: NodeBenchC
 
   let result: Omit<NodeBackendResult, 'tensors'>;
   try {
+    const plan = backendPlan('node', backend, context.plan, backend === 'wasm');
+    const timings = await timePlan(plan, workloadRunner(subject), context.peer, log);
+
+    // After the timings, so that the check reuses the Jacobians the linearized step and the NTK computed.
     log(`node ${backend}: agreement with PyTorch`);
     const theta1 = context.theta1.map((entry) => tf.tensor(entry.values, entry.shape));
     const ours = subject.agreementOutputs(theta1);
@@ -85,9 +89,6 @@ export async function benchNodeBackend(backend: NodeBackend, context: NodeBenchC
       optimizer: inputs.spec.optimizer,
       lr: inputs.spec.lr,
     });
-
-    const plan = backendPlan('node', backend, context.plan, backend === 'wasm');
-    const timings = await timePlan(plan, workloadRunner(subject), context.peer, log);
 
     const profiles: KernelProfile[] = [];
     if (backend === 'wasm') {

@@ -33,8 +33,8 @@ export interface PlanOptions {
 
 /**
  * Backends that take 10 s or more per step on a 2-core machine without a GPU
- * (tfjs cpu in Node, WebGPU and WebGL on SwiftShader) run a third of the step
- * repeats and one NTK. That keeps the whole bench within about 15 minutes.
+ * (tfjs cpu in Node, WebGPU and WebGL on SwiftShader) run a fifth of the step
+ * repeats (at least 2) and one NTK. That keeps the whole bench within about 15 minutes.
  */
 const SLOW_BACKENDS = new Set(['node cpu', 'chromium webgpu', 'chromium webgl']);
 
@@ -43,7 +43,7 @@ export function backendPlan(environment: BackendPlan['environment'], backend: st
   return {
     environment,
     backend,
-    steps: slow ? { repeats: Math.max(1, Math.round(options.repeats / 3)), warmup: 1 } : { repeats: options.repeats, warmup: 2 },
+    steps: slow ? { repeats: Math.max(2, Math.round(options.repeats / 5)), warmup: 1 } : { repeats: options.repeats, warmup: 2 },
     ntk: slow ? { repeats: 1, warmup: 0 } : { repeats: options.ntkRepeats, warmup: 1 },
     spectrum,
   };

@@ -46,6 +46,7 @@ Options:
   --quick                one repeat of everything and 50 app steps, for a smoke test
   --out FILE             the Markdown report (default BENCHMARKS.md)
   --json FILE            the raw figures (default bench/results.json)
+  --render               only rewrite --out from the figures in --json, without measuring
 
 The PyTorch peer runs on ${PEER_PYTHON} with Debian's python3-torch and OpenBLAS;
 as root the bench installs them with apt-get.
@@ -86,11 +87,18 @@ async function main(): Promise<number> {
       quick: { type: 'boolean', default: false },
       out: { type: 'string', default: 'BENCHMARKS.md' },
       json: { type: 'string', default: path.join('bench', 'results.json') },
+      render: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
     process.stdout.write(HELP);
+    return 0;
+  }
+  if (values.render) {
+    const results = JSON.parse(readFileSync(values.json, 'utf8')) as BenchResults;
+    writeFileSync(values.out, renderBenchmarks(results, { json: values.json }));
+    log(`wrote ${values.out} from ${values.json}`);
     return 0;
   }
   const quick = values.quick;
