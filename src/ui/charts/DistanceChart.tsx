@@ -3,6 +3,7 @@
  * real model (at each evaluation, and per step as a thin line), ‖θ_t^lin − θ₀‖
  * of the linearized model and the gap ‖θ_t − θ_t^lin‖. The bound
  * √(2R_data(θ₀)/λ) on ‖θ_t − θ₀‖ under monotone descent is a red dashed line.
+ * Overlay runs add their real model's ‖θ_t − θ₀‖ as thin lines in their own colors.
  */
 import * as d3 from 'd3';
 import { useState } from 'react';
@@ -10,6 +11,7 @@ import { useState } from 'react';
 import type { DivergenceEvent, StepEvent } from '../../core/events.ts';
 import { ChartCard } from './ChartCard.tsx';
 import { LogScaleToggle } from './ChartControls.tsx';
+import { overlayLastStep, overlayLegend, valueAt, type RunOverlay } from './overlays.ts';
 import { COLORS, createFrame, drawAxes, formatValue, useChart, type SvgSelection } from './frame.ts';
 import {
   attachHover,
@@ -33,6 +35,8 @@ export interface DistanceChartProps {
   steps: readonly StepEvent[];
   /** The run's regularization strength λ. */
   lambda: number;
+  /** Other runs drawn as thin lines in their own colors, for comparison. */
+  overlays?: readonly RunOverlay[];
 }
 
 const HEIGHT = 300;
@@ -50,18 +54,27 @@ const SERIES = [
   { field: 'thetaGap', className: 'series-theta-gap', label: '‖θ_t − θ_t^lin‖', color: COLORS.highlight },
 ] as const;
 
+/** Returns a run's ‖θ_t − θ₀‖ of the real model: at each divergence event, or at each step when it has none. */
+function overlayDistances(overlay: RunOverlay): Point[] {
+  const { divergence, steps } = overlay.run;
+  return divergence.length > 0 ? distanceSeries(divergence, 'distance') : stepSeries(steps, 'real', 'distance');
+}
+
 function render(props: DistanceChartProps, logY: boolean, svg: SvgSelection, outerWidth: number, container: HTMLDivElement): void {
   const { divergence, steps, lambda } = props;
+  const overlays = props.overlays ?? [];
   const frame = createFrame(svg, outerWidth, HEIGHT);
 
   const perStep = stepSeries(steps, 'real', 'distance');
   const measured = SERIES.map((entry) => distanceSeries(divergence, entry.field));
+  const overlaySeries = overlays.map(overlayDistances);
   const bound = divergence.at(-1)?.distanceBound ?? null;
 
-  const lastStep = Math.max(steps.at(-1)?.step ?? 0, divergence.at(-1)?.step ?? 0);
+  const lastStep = Math.max(steps.at(-1)?.step ?? 0, divergence.at(-1)?.step ?? 0, overlayLastStep(overlays));
   const x = d3.scaleLinear().domain([0, Math.max(1, lastStep)]).range([0, frame.width]);
-  const dataMax = yExtent([perStep, ...measured])?.[1] ?? 0;
-  const y = logY ? logScale([perStep, ...measured], bound, frame.height) : linearScale(dataMax, bound, frame.height);
+  const allSeries = [perStep, ...measured, ...overlaySeries];
+  const dataMax = yExtent(allSeries)?.[1] ?? 0;
+  const y = logY ? logScale(allSeries, bound, frame.height) : linearScale(dataMax, bound, frame.height);
   const boundFits = bound !== null && bound <= (y.domain()[1] as number);
   drawAxes(
     frame,
@@ -87,6 +100,14 @@ function render(props: DistanceChartProps, logY: boolean, svg: SvgSelection, out
     }
   });
 
+  overlays.forEach((overlay, k) => {
+    drawSeries(layer, downsampleMinMax(overlaySeries[k] as Point[], frame.width), x, y, {
+      className: `series-overlay-${k}-distance`,
+      color: overlay.color,
+      thin: true,
+    });
+  });
+
   if (bound !== null) {
     drawRules(
       frame,
@@ -100,11 +121,22 @@ function render(props: DistanceChartProps, logY: boolean, svg: SvgSelection, out
   ];
   if (perStep.length > 0) legend.push({ label: '‖θ_t − θ₀‖ real, every step', color: COLORS.real, thin: true, opacity: 0.6 });
   if (bound !== null) legend.push({ label: 'bound √(2R_data(θ₀)/λ)', color: COLORS.bound, dash: '6 4' });
-  drawLegend(container, legend);
-  drawReadout(container, readoutLines(bound, boundFits, dataMax, lambda));
+  if (overlays.length > 0) legend.push({ label: 'overlays: ‖θ_t − θ₀‖ real', color: COLORS.reference, thin: true });
+  drawLegend(container, [...legend, ...overlayLegend(overlays)]);
+  const hasOwnRun = divergence.length > 0 || steps.length > 0;
+  drawReadout(container, hasOwnRun ? readoutLines(bound, boundFits, dataMax, lambda) : []);
 
-  const xs = divergence.length > 0 ? divergence.map((event) => event.step) : perStep.map((point) => point.x);
-  attachHover(frame, container, x, xs, (index) => tooltipLines(props, perStep, xs[index] as number));
+  const ownSteps = divergence.length > 0 ? divergence.map((event) => event.step) : perStep.map((point) => point.x);
+  const xs = Array.from(new Set([...ownSteps, ...overlaySeries.flatMap((points) => points.map((point) => point.x))])).sort((a, b) => a - b);
+  attachHover(frame, container, x, xs, (index) => {
+    const step = xs[index] as number;
+    const lines = hasOwnRun ? tooltipLines(props, perStep, step) : [`step ${step}`];
+    overlays.forEach((overlay, k) => {
+      const value = valueAt(overlaySeries[k] as Point[], step);
+      if (value !== undefined) lines.push(`${overlay.name}: ‖θ_t − θ₀‖ ${formatPrecise(value)}`);
+    });
+    return lines;
+  });
 }
 
 /** Builds a linear axis from 0, which the bound stretches only up to BOUND_HEADROOM × the largest distance. */
@@ -152,13 +184,14 @@ function tooltipLines(props: DistanceChartProps, perStep: readonly Point[], step
 }
 
 export function DistanceChart(props: DistanceChartProps) {
-  const { divergence, steps, lambda } = props;
+  const { divergence, steps, lambda, overlays } = props;
   const [logY, setLogY] = useState(true);
+  const hasData = divergence.length > 0 || steps.length > 0 || (overlays ?? []).some((overlay) => overlayDistances(overlay).length > 0);
   const { containerRef, svgRef } = useChart(
     (svg, width, container) => {
-      if (divergence.length > 0 || steps.length > 0) render(props, logY, svg, width, container);
+      if (hasData) render(props, logY, svg, width, container);
     },
-    [divergence, steps, lambda, logY],
+    [divergence, steps, lambda, overlays, logY],
   );
 
   return (
@@ -172,7 +205,7 @@ export function DistanceChart(props: DistanceChartProps) {
             '(full-batch GD with selective regularization); R_data is the mean loss over the train set.'
           : '')
       }
-      emptyMessage={divergence.length === 0 && steps.length === 0 ? 'Start a run to see how far θ moves from θ₀.' : null}
+      emptyMessage={hasData ? null : 'Start a run to see how far θ moves from θ₀.'}
     >
       <LogScaleToggle checked={logY} onChange={setLogY} />
       <div className="chart-container" ref={containerRef} style={{ position: 'relative' }}>

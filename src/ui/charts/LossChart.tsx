@@ -2,6 +2,7 @@
  * Loss or accuracy against the optimizer step for the real model and its
  * linearization: train solid and eval dashed at each evaluation, the faint
  * per-step batch loss, and the closed-form GD prediction where it applies.
+ * Overlay runs add their real model's train and eval curves as thin lines.
  */
 import * as d3 from 'd3';
 import { useMemo, useState } from 'react';
@@ -10,6 +11,7 @@ import type { ConfigEvent, EvalEvent, ModelKind, StepEvent, TheoryEvent } from '
 import type { ExperimentSpec } from '../../core/spec.ts';
 import { ChartCard } from './ChartCard.tsx';
 import { LogScaleToggle } from './ChartControls.tsx';
+import { overlayLastStep, overlayLegend, type RunOverlay } from './overlays.ts';
 import { COLORS, DASH, createFrame, drawAxes, formatPercent, useChart, type SvgSelection } from './frame.ts';
 import {
   attachHover,
@@ -46,6 +48,8 @@ export interface LossChartProps {
   steps: readonly StepEvent[];
   evals: readonly EvalEvent[];
   theory: TheoryEvent | null;
+  /** Other runs drawn as thin lines in their own colors, for comparison. */
+  overlays?: readonly RunOverlay[];
 }
 
 const HEIGHT = 300;
@@ -70,6 +74,8 @@ interface Series {
   wide?: boolean;
   opacity?: number;
   marks?: boolean;
+  /** A series of an overlay run: thin, but its tooltip value is exact like an evaluation's. */
+  overlay?: boolean;
 }
 
 function buildSeries(props: LossChartProps): Series[] {
@@ -116,6 +122,20 @@ function buildSeries(props: LossChartProps): Series[] {
       });
     }
   }
+  (props.overlays ?? []).forEach((overlay, i) => {
+    for (const split of ['train', 'eval'] as const) {
+      series.push({
+        key: `overlay-${i}-${split}`,
+        label: `${overlay.name} ${split}`,
+        points: evalSeries(overlay.run.evals, 'real', split, metric),
+        color: overlay.color,
+        dash: DASH[split],
+        thin: true,
+        marks: true,
+        overlay: true,
+      });
+    }
+  });
   return series.filter((entry) => entry.points.length > 0);
 }
 
@@ -151,7 +171,8 @@ function render(
   const spec = config?.spec ?? props.spec;
   const frame = createFrame(svg, outerWidth, HEIGHT);
 
-  const lastStep = Math.max(spec.steps, steps.at(-1)?.step ?? 0, evals.at(-1)?.step ?? 0);
+  const overlays = props.overlays ?? [];
+  const lastStep = Math.max(spec.steps, steps.at(-1)?.step ?? 0, evals.at(-1)?.step ?? 0, overlayLastStep(overlays));
   const x = d3.scaleLinear().domain([0, Math.max(1, lastStep)]).range([0, frame.width]);
   const domain = yDomain(series, theory, metric, logY);
   const y: LinearScale = (logY ? d3.scaleLog() : d3.scaleLinear()).domain(domain).range([frame.height, 0]).nice();
@@ -183,7 +204,8 @@ function render(
   }
   for (const entry of series) {
     if (entry.marks === true && entry.points.length <= MAX_MARKS) {
-      drawMarks(frame.plot, entry.points, x, y, { className: `marks-${entry.key}`, color: entry.color, radius: 2.5, hollow: entry.dash !== null });
+      const radius = entry.overlay === true ? 1.8 : 2.5;
+      drawMarks(frame.plot, entry.points, x, y, { className: `marks-${entry.key}`, color: entry.color, radius, hollow: entry.dash !== null });
     }
   }
 
@@ -210,15 +232,18 @@ function render(
   );
   if (clippedTheory) drawNote(frame, 'The theory curve exceeds the plotted range: the tooltip has its values.', 0, COLORS.theory);
 
-  drawLegend(container, legendItems(series, metric, theory, config));
+  drawLegend(container, [...legendItems(series, metric, theory, config), ...overlayLegend(overlays)]);
 
-  const xs = Array.from(new Set(evals.map((event) => event.step))).sort((a, b) => a - b);
+  const overlaySteps = overlays.flatMap((overlay) => overlay.run.evals.map((event) => event.step));
+  const xs = Array.from(new Set([...evals.map((event) => event.step), ...overlaySteps])).sort((a, b) => a - b);
   attachHover(frame, container, x, xs, (index) => tooltipLines(series, xs[index] as number, metric));
 }
 
 function legendItems(series: readonly Series[], metric: Metric, theory: TheoryEvent | null, config: ConfigEvent | null): LegendItem[] {
   const has = (key: string): boolean => series.some((entry) => entry.key.startsWith(key));
-  const items: LegendItem[] = [{ label: 'real', color: COLORS.real }];
+  const items: LegendItem[] = [];
+  // Without a run of its own the chart shows overlays only, so the real model's entry would name nothing.
+  if (config !== null || has('real')) items.push({ label: 'real', color: COLORS.real });
   if (has('linear')) items.push({ label: 'linearized', color: COLORS.linear });
   if (theory !== null) items.push({ label: 'theory (closed form)', color: COLORS.theory, wide: true, opacity: 0.35 });
   items.push({ label: 'train', color: COLORS.reference }, { label: 'eval', color: COLORS.reference, dash: DASH.eval });
@@ -245,7 +270,8 @@ function tooltipLines(series: readonly Series[], step: number, metric: Metric): 
     const index = nearestIndex(steps, step);
     const point = entry.points[index];
     if (point === undefined) continue;
-    if (entry.thin !== true && point.x !== step) continue;
+    const exact = entry.thin !== true || entry.overlay === true;
+    if (exact && point.x !== step) continue;
     const where = point.x !== step ? ` (step ${point.x})` : '';
     lines.push(`${entry.label}: ${format(point.y)}${where}`);
   }
@@ -277,18 +303,21 @@ function caption(props: LossChartProps): string {
 }
 
 export function LossChart(props: LossChartProps) {
-  const { metric, spec, config, steps, evals, theory } = props;
+  const { metric, spec, config, steps, evals, theory, overlays } = props;
   const [logY, setLogY] = useState(false);
   const useLog = metric === 'loss' && logY;
-  const empty = config === null && evals.length === 0;
+  const empty = config === null && evals.length === 0 && (overlays ?? []).length === 0;
 
   // Extracting the series is the costliest step at 20,000 steps, so resizes and the log toggle reuse it.
-  const series = useMemo(() => buildSeries({ metric, spec, config, steps, evals, theory }), [metric, spec, config, steps, evals, theory]);
+  const series = useMemo(
+    () => buildSeries({ metric, spec, config, steps, evals, theory, overlays }),
+    [metric, spec, config, steps, evals, theory, overlays],
+  );
   const { containerRef, svgRef } = useChart(
     (svg, width, container) => {
       if (!empty) render(props, series, useLog, svg, width, container);
     },
-    [metric, spec, config, steps, evals, theory, useLog],
+    [metric, spec, config, steps, evals, theory, overlays, useLog],
   );
 
   const title = metric === 'loss' ? 'Loss' : 'Accuracy';
