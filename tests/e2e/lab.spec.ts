@@ -1,7 +1,8 @@
 /**
  * The lab page end to end, in Debian's Chromium with WebGPU on SwiftShader.
  * Runs are tiny (8 train and 8 eval examples, a probe of 4) because the
- * software WebGPU adapter takes seconds per step.
+ * software WebGPU adapter takes seconds per step, and each test reuses its
+ * page for several checks because the NTK preview alone takes 10–30 s.
  */
 import { expect, test, type Page } from '@playwright/test';
 
@@ -11,9 +12,9 @@ const TINY = 'trainSize=8&evalSize=8&probeSize=4&batchSize=4&evalInterval=2&ntkI
 const RUN_CHARTS = ['loss', 'accuracy', 'spectrum', 'spectrum-heatmap', 'divergence', 'distance', 'drift'];
 
 /**
- * Returns the size of a chart's data marks: the count of circles and cells
- * plus the total length of the series paths' `d` attributes, which grows as
- * a line gains points.
+ * Returns the size of a chart's data marks: the count of circles, cells and
+ * bars plus the total length of the series paths' `d` attributes, which
+ * grows as a line gains points.
  */
 async function markSize(page: Page, chart: string): Promise<number> {
   return page.locator(`[data-testid="chart-${chart}"] .chart-body svg`).evaluateAll((svgs) => {
@@ -26,80 +27,44 @@ async function markSize(page: Page, chart: string): Promise<number> {
   });
 }
 
+/** Opens the lab with a query and waits for the worker's backend and the NTK preview at θ₀. */
 async function openLab(page: Page, query: string): Promise<void> {
   await page.goto(`/?${query}`);
   await expect(page.getByTestId('backend')).not.toHaveText(/starting/, { timeout: 60_000 });
+  await expect(page.getByTestId('preview-stats')).toBeVisible({ timeout: 120_000 });
 }
 
 async function stepCount(page: Page): Promise<number> {
   return Number(await page.getByTestId('run-step-count').textContent());
 }
 
-test.describe('lab page', () => {
-  test.setTimeout(240_000);
+function collectPageErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  return errors;
+}
 
-  test('loads the checkpoint on WebGPU', async ({ page }) => {
-    await openLab(page, TINY);
+test.describe('lab page', () => {
+  test.setTimeout(300_000);
+
+  test('WebGPU preview, layer toggles and stepping', async ({ page }) => {
+    const errors = collectPageErrors(page);
+    await openLab(page, `${TINY}&steps=40`);
 
     await expect(page.getByTestId('backend')).toHaveText('webgpu');
-    await expect(page.getByTestId('preview-stats')).toBeVisible({ timeout: 90_000 });
-    const muMax = Number(await page.getByTestId('preview-mu-max').textContent());
-    expect(muMax).toBeGreaterThan(0);
-    await expect(page.getByTestId('notice-error')).toHaveCount(0);
-  });
-
-  test('run streams data into each chart', async ({ page }) => {
-    await openLab(page, `${TINY}&steps=8`);
-    await expect(page.getByTestId('preview-stats')).toBeVisible({ timeout: 90_000 });
-
-    await page.getByTestId('run-start').click();
-    await expect.poll(() => stepCount(page), { timeout: 120_000 }).toBeGreaterThanOrEqual(2);
-    const early = Object.fromEntries(await Promise.all(RUN_CHARTS.map(async (chart) => [chart, await markSize(page, chart)] as const)));
-
-    await expect(page.getByTestId('run-state')).toContainText('done', { timeout: 180_000 });
-    for (const chart of RUN_CHARTS) {
-      const late = await markSize(page, chart);
-      expect(late, `marks of chart ${chart}`).toBeGreaterThan(0);
-      expect(late, `growth of chart ${chart}`).toBeGreaterThan(early[chart] ?? 0);
-    }
-    await expect(page.getByTestId('notice-error')).toHaveCount(0);
-  });
-
-  test('analysis charts fill on request', async ({ page }) => {
-    await openLab(page, `${TINY}&steps=2`);
-    await expect(page.getByTestId('preview-stats')).toBeVisible({ timeout: 90_000 });
-    expect(await markSize(page, 'weyl')).toBeGreaterThan(0);
-
-    await page.getByTestId('measure-jacobian-change').click();
-    await expect.poll(() => markSize(page, 'jacobian-change'), { timeout: 120_000 }).toBeGreaterThan(0);
-
-    await page.getByTestId('run-sweep').click();
-    await expect(page.getByTestId('progress-sweep')).toBeVisible();
-    await expect.poll(() => page.locator('[data-testid="chart-sweep"] circle').count(), { timeout: 200_000 }).toBeGreaterThanOrEqual(2);
-  });
-
-  test('toggling a layer changes the NTK spectrum', async ({ page }) => {
-    await openLab(page, TINY);
-    await expect(page.getByTestId('preview-stats')).toBeVisible({ timeout: 90_000 });
     const before = await page.getByTestId('preview-mu-max').textContent();
+    expect(Number(before)).toBeGreaterThan(0);
 
     await page.locator('[data-testid="model-grid"] [data-layer="3"][data-module="attn.q"]').click();
-
     await expect(page.getByTestId('preview-mu-max')).not.toHaveText(before ?? '', { timeout: 30_000 });
-  });
-
-  test('pause, resume and step once', async ({ page }) => {
-    await openLab(page, `${TINY}&steps=40`);
-    await expect(page.getByTestId('preview-stats')).toBeVisible({ timeout: 90_000 });
 
     await page.getByTestId('run-step').click();
-    await expect(page.getByTestId('run-state')).toContainText('paused', { timeout: 120_000 });
+    await expect(page.getByTestId('run-state')).toContainText('paused', { timeout: 150_000 });
     await expect.poll(() => stepCount(page), { timeout: 60_000 }).toBe(1);
     await page.getByTestId('run-step').click();
     await expect.poll(() => stepCount(page), { timeout: 60_000 }).toBe(2);
 
     await page.getByTestId('run-resume').click();
-    await expect(page.getByTestId('run-state')).toContainText('running');
     await expect.poll(() => stepCount(page), { timeout: 60_000 }).toBeGreaterThan(2);
     await page.getByTestId('run-pause').click();
     await expect(page.getByTestId('run-state')).toContainText('paused', { timeout: 30_000 });
@@ -109,14 +74,44 @@ test.describe('lab page', () => {
 
     await page.getByTestId('run-stop').click();
     await expect(page.getByTestId('run-state')).toContainText(/stopped|done/, { timeout: 30_000 });
+    await expect(page.getByTestId('notice-error')).toHaveCount(0);
+    expect(errors).toEqual([]);
+  });
+
+  test('run streams data into each chart', async ({ page }) => {
+    const errors = collectPageErrors(page);
+    await openLab(page, `${TINY}&steps=8`);
+    expect(await markSize(page, 'weyl')).toBeGreaterThan(0);
+
+    await page.getByTestId('run-start').click();
+    await expect.poll(() => stepCount(page), { timeout: 150_000 }).toBeGreaterThanOrEqual(2);
+    const early = new Map(await Promise.all(RUN_CHARTS.map(async (chart) => [chart, await markSize(page, chart)] as const)));
+
+    await expect(page.getByTestId('run-state')).toContainText('done', { timeout: 180_000 });
+    for (const chart of RUN_CHARTS) {
+      const late = await markSize(page, chart);
+      expect(late, `marks of chart ${chart}`).toBeGreaterThan(0);
+      expect(late, `growth of chart ${chart}`).toBeGreaterThan(early.get(chart) ?? 0);
+    }
+
+    await page.getByTestId('measure-jacobian-change').click();
+    await expect.poll(() => markSize(page, 'jacobian-change'), { timeout: 150_000 }).toBeGreaterThan(0);
+
+    await page.getByTestId('run-sweep').click();
+    await expect(page.getByTestId('progress-sweep')).toBeVisible();
+    await expect.poll(() => page.locator('[data-testid="chart-sweep"] circle').count(), { timeout: 240_000 }).toBeGreaterThanOrEqual(2);
+    await page.getByTestId('cancel-sweep').click();
+    await expect(page.getByTestId('progress-sweep')).toHaveCount(0, { timeout: 60_000 });
+
+    await expect(page.getByTestId('notice-error')).toHaveCount(0);
+    expect(errors).toEqual([]);
   });
 
   test('forced WebGPU failure falls back with a notice', async ({ page }) => {
     await openLab(page, `${TINY}&failBackend=webgpu`);
 
     await expect(page.getByTestId('backend')).toHaveText('webgl');
-    await expect(page.getByTestId('notice-warning')).toContainText('WebGPU is not used');
-    await expect(page.getByTestId('preview-stats')).toBeVisible({ timeout: 90_000 });
+    await expect(page.getByTestId('notice-warning').filter({ hasText: 'WebGPU is not used' })).toBeVisible();
   });
 
   test('lost WebGPU device continues on another backend', async ({ page }) => {
@@ -128,6 +123,6 @@ test.describe('lab page', () => {
 
     await expect(page.getByTestId('backend')).toHaveText('webgl', { timeout: 60_000 });
     await expect(page.getByTestId('notice-warning').filter({ hasText: 'now runs on webgl' })).toBeVisible();
-    await expect(page.getByTestId('preview-stats')).toBeVisible({ timeout: 90_000 });
+    await expect(page.getByTestId('preview-stats')).toBeVisible({ timeout: 120_000 });
   });
 });
