@@ -218,7 +218,16 @@ export function createLabStore(initialSpec: ExperimentSpec = { ...DEFAULT_SPEC }
             const interrupted = isRunActive(get().runState) ? ` The run stopped at step ${get().step}; press Start to run it again.` : '';
             const from = notice.from === null ? 'The worker' : `The ${notice.from} backend`;
             get().notify('warning', `${from} failed (${notice.reason}). The lab now runs on ${notice.to}.${interrupted}`);
-            set({ runState: 'idle', step: 0, runSpec: null, progress: {}, pendingRestart: [], liveApplied: null });
+            // The new worker recomputes the preview on its own backend; the old one is gone with its worker.
+            set((state) => ({
+              runState: 'idle',
+              step: 0,
+              runSpec: null,
+              progress: {},
+              pendingRestart: [],
+              liveApplied: null,
+              analysis: { ...state.analysis, preview: null },
+            }));
             break;
           }
           case 'failed':
