@@ -18,34 +18,42 @@ import { LinkBar, LinkProblems } from './panels/LinkBar.tsx';
 import { ModelGrid } from './panels/ModelGrid.tsx';
 import { RunControls } from './panels/RunControls.tsx';
 import { BackendBadge, Notices, ProgressList, RestartBanner } from './panels/StatusBar.tsx';
+import { useSaved } from './saved/saved-context.ts';
+import { SavedRunsPanel } from './saved/SavedRunsPanel.tsx';
+import { SavedRunsProvider } from './saved/SavedRunsProvider.tsx';
+import { ShownRunBanner } from './saved/ShownRunBanner.tsx';
 import { isRunActive } from './store.ts';
 
 export function App() {
   // The charts size their margins and labels from the font when they draw, so a mode change remounts them.
   const chartsKey = usePage((state) => (state.presentation ? 'presentation' : 'normal'));
   return (
-    <div className="lab">
-      <header className="lab-header">
-        <h1>NTK fine-tuning lab</h1>
-        <span className="subtitle">LoRA on a small GPT, seen through its neural tangent kernel</span>
-        <LinkBar />
-        <BackendBadge />
-      </header>
-      <aside className="lab-sidebar">
-        <Controls />
-      </aside>
-      <main className="lab-main">
-        <LinkProblems />
-        <Notices />
-        <RunControls />
-        <RestartBanner />
-        <ProgressList />
-        <ModelPanel />
-        <RunCharts key={`run-${chartsKey}`} />
-        <AnalysisCharts key={`analysis-${chartsKey}`} />
-      </main>
-      <LessonPanel />
-    </div>
+    <SavedRunsProvider>
+      <div className="lab">
+        <header className="lab-header">
+          <h1>NTK fine-tuning lab</h1>
+          <span className="subtitle">LoRA on a small GPT, seen through its neural tangent kernel</span>
+          <LinkBar />
+          <BackendBadge />
+        </header>
+        <aside className="lab-sidebar">
+          <Controls />
+        </aside>
+        <main className="lab-main">
+          <LinkProblems />
+          <Notices />
+          <RunControls />
+          <RestartBanner />
+          <ProgressList />
+          <ModelPanel />
+          <SavedRunsPanel />
+          <ShownRunBanner />
+          <RunCharts key={`run-${chartsKey}`} />
+          <AnalysisCharts key={`analysis-${chartsKey}`} />
+        </main>
+        <LessonPanel />
+      </div>
+    </SavedRunsProvider>
   );
 }
 
@@ -107,18 +115,23 @@ function ModelPanel() {
 }
 
 function RunCharts() {
-  const run = useLab((state) => state.run);
+  const liveRun = useLab((state) => state.run);
   const preview = useLab((state) => state.analysis.preview);
-  const spec = useLab((state) => state.runSpec ?? state.spec);
+  const liveSpec = useLab((state) => state.runSpec ?? state.spec);
+  // A saved run shown from the list replaces the live run; overlays are other runs drawn for comparison.
+  const shown = useSaved((state) => state.shown);
+  const overlays = useSaved((state) => state.overlays);
+  const run = shown?.run ?? liveRun;
+  const spec = shown?.record.spec ?? liveSpec;
 
   return (
     <section className="charts" aria-label="Training charts">
-      <LossChart metric="loss" evals={run.evals} steps={run.steps} theory={run.theory} spec={spec} config={run.config} />
-      <LossChart metric="accuracy" evals={run.evals} steps={run.steps} theory={run.theory} spec={spec} config={run.config} />
-      <SpectrumChart ntk={run.ntk} preview={preview} lr={spec.lr} lambda={spec.lambda} />
+      <LossChart metric="loss" evals={run.evals} steps={run.steps} theory={run.theory} spec={spec} config={run.config} overlays={overlays} />
+      <LossChart metric="accuracy" evals={run.evals} steps={run.steps} theory={run.theory} spec={spec} config={run.config} overlays={overlays} />
+      <SpectrumChart ntk={run.ntk} preview={shown === null ? preview : null} lr={spec.lr} lambda={spec.lambda} />
       <SpectrumHeatmap ntk={run.ntk} />
-      <DivergenceChart divergence={run.divergence} />
-      <DistanceChart divergence={run.divergence} steps={run.steps} lambda={spec.lambda} />
+      <DivergenceChart divergence={run.divergence} overlays={overlays} />
+      <DistanceChart divergence={run.divergence} steps={run.steps} lambda={spec.lambda} overlays={overlays} />
       <DriftChart ntk={run.ntk} />
     </section>
   );

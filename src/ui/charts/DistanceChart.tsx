@@ -199,8 +199,10 @@ export function DistanceChart(props: DistanceChartProps) {
       id="distance"
       title="Distance from θ₀"
       caption={
-        `Euclidean norms over the trainable parameters θ, with θ₀ the anchor; λ = ${lambda}.` +
-        (lambda > 0
+        `Euclidean norms over the trainable parameters θ, with θ₀ the anchor` +
+        (divergence.length > 0 || steps.length > 0 ? `; λ = ${lambda}.` : '.') +
+        ((overlays ?? []).length > 0 ? ' Thin colored lines: ‖θ_t − θ₀‖ of each compared run’s real model.' : '') +
+        (lambda > 0 && (divergence.length > 0 || steps.length > 0)
           ? ' The bound follows from (λ/2)‖θ_t − θ₀‖² ≤ R(θ₀) and holds under monotone descent of R ' +
             '(full-batch GD with selective regularization); R_data is the mean loss over the train set.'
           : '')

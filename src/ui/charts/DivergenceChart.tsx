@@ -178,7 +178,8 @@ export function DivergenceChart({ divergence, overlays = NO_OVERLAYS }: Divergen
       caption={
         'Top: RMS over points and logits of f(x; θ_t) − f_lin(x; θ_t^lin), divided by the RMS of f(x; θ_t) − f(x; θ₀), ' +
         'so 0.01 means the nonlinear part is 1% of the change; log scale. Bottom: share of points where both models predict the same class. ' +
-        'Probe set: the first N training examples, as for the NTK.'
+        'Probe set: the first N training examples, as for the NTK.' +
+        (overlays.length > 0 ? ' Thin colored lines: the same series for each compared run.' : '')
       }
       emptyMessage={hasData ? null : 'Start a run with the linearized model to see f − f_lin.'}
     >

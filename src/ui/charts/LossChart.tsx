@@ -177,7 +177,10 @@ function render(
   const domain = yDomain(series, theory, metric, logY);
   const y: LinearScale = (logY ? d3.scaleLog() : d3.scaleLinear()).domain(domain).range([frame.height, 0]).nice();
 
-  const lossLabel = `mean ${spec.loss === 'mse' ? 'squared error' : 'cross-entropy'} per example${logY ? ' (log)' : ''}`;
+  // Compared runs may use another loss, and then the axis can name only the kind of quantity.
+  const mixedLosses = overlays.some((overlay) => (overlay.run.config?.spec.loss ?? spec.loss) !== spec.loss);
+  const lossName = mixedLosses ? 'loss (each run’s own)' : spec.loss === 'mse' ? 'squared error' : 'cross-entropy';
+  const lossLabel = `mean ${lossName} per example${logY ? ' (log)' : ''}`;
   drawAxes(
     frame,
     x,
@@ -278,8 +281,14 @@ function tooltipLines(series: readonly Series[], step: number, metric: Metric): 
   return lines;
 }
 
+const OVERLAY_CAPTION = 'Thin colored lines: the real model of each compared run, on its own train (solid) and eval (dashed) examples.';
+
 function caption(props: LossChartProps): string {
   const { metric, config, theory } = props;
+  const overlays = props.overlays ?? [];
+  if (config === null && props.evals.length === 0 && overlays.length > 0) {
+    return `${metric === 'loss' ? 'Mean data loss per example, without the (λ/2)‖θ − θ₀‖² term.' : 'Share of examples classified correctly.'} ${OVERLAY_CAPTION}`;
+  }
   const spec = config?.spec ?? props.spec;
   const trainSize = config?.task.trainSize ?? spec.trainSize;
   const evalSize = config?.task.evalSize ?? spec.evalSize;
@@ -299,6 +308,7 @@ function caption(props: LossChartProps): string {
     const note = theoryNote(spec);
     if (note !== null) parts.push(note);
   }
+  if (overlays.length > 0) parts.push(OVERLAY_CAPTION);
   return parts.join(' ');
 }
 
