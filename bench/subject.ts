@@ -6,6 +6,8 @@
  * It uses neither DOM nor Node APIs, so the Node bench and the browser bench
  * page time exactly the same calls. Inputs come as plain arrays (see
  * BenchInputs), which the Node bench exports to the PyTorch peer as well.
+ * Every read is asynchronous, as in the lab worker: on WebGPU over
+ * SwiftShader, tfjs 4.22's dataSync returns zeros.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -16,11 +18,12 @@ import { Trainer, type PredictFn, type StepResult, type TrainerOptions } from '.
 import { parseAdapterGrid } from '../src/core/model/adapters.ts';
 import { verbalizerLogits } from '../src/core/model/gpt.ts';
 import { applyTheta, createThetaLayout, flattenTheta, type AdapterOptions, type ThetaLayout } from '../src/core/model/lora.ts';
-import { jacobian } from '../src/core/ntk/jacobian.ts';
-import { ntkFromJacobians, type NtkResult } from '../src/core/ntk/kernel.ts';
+import { jacobianAsync } from '../src/core/ntk/jacobian.ts';
+import type { NtkResult } from '../src/core/ntk/kernel.ts';
 import { disposeLinearization, linearize, linearPredict, type Linearization } from '../src/core/ntk/linearize.ts';
 import { symmetricEigen, type SymmetricEigen } from '../src/core/ntk/spectrum.ts';
 import { summarizeNtk } from '../src/core/ntk/summary.ts';
+import { ntkFromJacobiansAsync } from '../src/core/read-async.ts';
 import type { ExperimentSpec } from '../src/core/spec.ts';
 
 /** Encoded examples as plain arrays: ids are [count, length] row-major, right-padded. */
@@ -140,25 +143,25 @@ export class BenchSubject {
     );
   }
 
-  /** Runs one LoRA fine-tuning step on the batch, as FineTuneRun.advance does for the real model. */
-  loraStep(): StepResult {
+  /** Runs one LoRA fine-tuning step on the batch, as the lab worker does for the real model. */
+  loraStep(): Promise<StepResult> {
     this.loraTrainer ??= new Trainer(this.predict, this.theta0, this.anchor, trainerOptions(this.spec));
-    return this.loraTrainer.step(this.batch);
+    return this.loraTrainer.stepAsync(this.batch);
   }
 
   /** Runs one step of the linearized model on the batch; the first call computes J(θ₀) on the batch rows. */
-  linearStep(): StepResult {
+  linearStep(): Promise<StepResult> {
     this.linear ??= this.createLinearSide(this.theta0);
-    return this.linear.trainer.step(this.batch);
+    return this.linear.trainer.stepAsync(this.batch);
   }
 
   /**
    * Computes the empirical NTK at θ₀ on the probe set, with one kernel per
    * adapted block. Every call computes J anew; the first call's J is kept.
    */
-  ntk(): NtkResult {
-    const J = jacobian(this.predict, this.theta0, this.probe, this.numLabels);
-    const result = ntkFromJacobians(this.layout, J, this.numLabels);
+  async ntk(): Promise<NtkResult> {
+    const J = await jacobianAsync(this.predict, this.theta0, this.probe, this.numLabels);
+    const result = await ntkFromJacobiansAsync(this.layout, J, this.numLabels);
     if (this.probeJacobian === null) this.probeJacobian = J;
     else J.dispose();
     return result;
@@ -175,9 +178,9 @@ export class BenchSubject {
   }
 
   /** Returns θ after one fine-tuning step from θ₀, on a trainer of its own. */
-  thetaAfterStep(): tf.Tensor[] {
+  async thetaAfterStep(): Promise<tf.Tensor[]> {
     const trainer = new Trainer(this.predict, this.theta0, this.anchor, trainerOptions(this.spec));
-    trainer.step(this.batch);
+    await trainer.stepAsync(this.batch);
     const theta = trainer.theta.map((tensor) => tensor.clone());
     trainer.dispose();
     return theta;
@@ -189,41 +192,41 @@ export class BenchSubject {
    * at θ₁, and the probe set's Jacobian, kernel and spectra at θ₀. It reuses
    * the Jacobians that earlier linearStep() and ntk() calls computed.
    */
-  agreementOutputs(theta1: readonly tf.Tensor[]): AgreementOutputs {
+  async agreementOutputs(theta1: readonly tf.Tensor[]): Promise<AgreementOutputs> {
     const out: AgreementOutputs = {};
-    const read = (tensor: tf.Tensor): Float64Array => Float64Array.from(tensor.dataSync());
+    const read = async (tensor: tf.Tensor): Promise<Float64Array> => Float64Array.from(await tensor.data());
 
     for (const [name, theta] of [['theta0', this.theta0], ['theta1', theta1]] as const) {
       const trainer = new Trainer(this.predict, theta, this.anchor, trainerOptions(this.spec));
       const f = tf.tidy(() => this.predict(trainer.theta, this.batch));
       const { value, grads } = trainer.dataLossAndGradient(this.batch);
       const flatGrad = flattenTheta(grads);
-      out[`f_${name}`] = read(f);
-      out[`loss_${name}`] = read(value);
-      out[`grad_${name}`] = read(flatGrad);
+      out[`f_${name}`] = await read(f);
+      out[`loss_${name}`] = await read(value);
+      out[`grad_${name}`] = await read(flatGrad);
       tf.dispose([f, value, flatGrad, ...grads]);
       trainer.dispose();
     }
 
-    const after = this.thetaAfterStep();
+    const after = await this.thetaAfterStep();
     const flatAfter = flattenTheta(after);
-    out['theta_after_step'] = read(flatAfter);
+    out['theta_after_step'] = await read(flatAfter);
     tf.dispose([flatAfter, ...after]);
 
     const linear = this.createLinearSide(theta1);
     const fLin = tf.tidy(() => linearPredict(linear.linearization, theta1, linear.theta0Flat, this.batch.rowIndex));
     const { value: lossLin, grads: gradsLin } = linear.trainer.dataLossAndGradient(this.batch);
     const flatGradLin = flattenTheta(gradsLin);
-    out['f_lin_theta1'] = read(fLin);
-    out['grad_lin_theta1'] = read(flatGradLin);
+    out['f_lin_theta1'] = await read(fLin);
+    out['grad_lin_theta1'] = await read(flatGradLin);
     tf.dispose([fLin, lossLin, flatGradLin, ...gradsLin]);
     linear.trainer.dispose();
     linear.theta0Flat.dispose();
 
-    this.probeJacobian ??= jacobian(this.predict, this.theta0, this.probe, this.numLabels);
+    this.probeJacobian ??= await jacobianAsync(this.predict, this.theta0, this.probe, this.numLabels);
     const J = this.probeJacobian;
-    out['jacobian'] = read(J);
-    const result = ntkFromJacobians(this.layout, J, this.numLabels);
+    out['jacobian'] = await read(J);
+    const result = await ntkFromJacobiansAsync(this.layout, J, this.numLabels);
     const event = this.spectrum(result);
     out['kernel'] = result.full.values;
     out['eigenvalues'] = Float64Array.from(event.eigenvalues);

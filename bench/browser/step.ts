@@ -30,9 +30,9 @@ export interface NtkBenchPage {
   /** Loads the checkpoint and builds the workloads on a backend. */
   setup(backend: string, inputs: BenchInputs): Promise<BrowserBackendInfo>;
   /** Runs one workload once and returns its milliseconds, readback included. */
-  run(workload: BrowserWorkload): number;
+  run(workload: BrowserWorkload): Promise<number>;
   /** Computes the agreement outputs at θ₀ and θ₁, as plain arrays. */
-  agreement(theta1: ThetaValues[]): Record<string, number[]>;
+  agreement(theta1: ThetaValues[]): Promise<Record<string, number[]>>;
   /** Returns tf.memory(): tensor count and bytes, and on GPU backends the bytes in the backend's buffer pool. */
   memory(): Record<string, number | boolean | string[] | undefined>;
   /** Disposes the workloads and the checkpoint and returns tf.memory().numTensors. */
@@ -104,19 +104,19 @@ function createPage(): NtkBenchPage {
       return info;
     },
 
-    run(workload) {
+    async run(workload) {
       const work = current();
-      if (workload === 'eigen' || workload === 'spectrum') kernel ??= work.ntk();
+      if (workload === 'eigen' || workload === 'spectrum') kernel ??= await work.ntk();
       const started = performance.now();
       switch (workload) {
         case 'step':
-          work.loraStep();
+          await work.loraStep();
           break;
         case 'linearStep':
-          work.linearStep();
+          await work.linearStep();
           break;
         case 'ntk':
-          work.ntk();
+          await work.ntk();
           break;
         case 'eigen':
           work.eigen(kernel as NtkResult);
@@ -128,9 +128,9 @@ function createPage(): NtkBenchPage {
       return performance.now() - started;
     },
 
-    agreement(theta1) {
+    async agreement(theta1) {
       const tensors = theta1.map((entry) => tf.tensor(entry.values, entry.shape));
-      const outputs = current().agreementOutputs(tensors);
+      const outputs = await current().agreementOutputs(tensors);
       tf.dispose(tensors);
       const plain: Record<string, number[]> = {};
       for (const [name, values] of Object.entries(outputs)) plain[name] = Array.from(values);

@@ -139,10 +139,9 @@ async function setUpBackend(browser: Browser, backend: string, inputs: BenchInpu
 }
 
 /**
- * Checks agreement and times the workloads on one backend, each in a fresh
- * page. On WebGPU over SwiftShader every Jacobian after the first in a page
- * ran several times slower (1.3 s, then 9.6 s, then minutes) with a constant
- * tensor count, so the agreement check's two Jacobians get a page of their own.
+ * Times the workloads on one backend, then checks agreement in a second
+ * fresh page, so that the check does not depend on what the timed repeats
+ * left in the backend's buffer pools.
  */
 async function benchBrowserBackend(browser: Browser, backend: string, options: BrowserOptions): Promise<{ result: BrowserBackendResult; agreement: AgreementResult | null }> {
   const { inputs, log } = options;

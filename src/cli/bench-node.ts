@@ -37,23 +37,24 @@ export function flatTheta(values: readonly ThetaValues[]): Float64Array {
 }
 
 /**
- * Returns a runner that times one synchronous call of a workload. The NTK
- * that `eigen` and `spectrum` decompose is computed once, outside the timing.
+ * Returns a runner that times one call of a workload, up to its last read.
+ * The NTK that `eigen` and `spectrum` decompose is computed once, outside
+ * the timing.
  */
 export function workloadRunner(subject: BenchSubject): (workload: Workload) => Promise<number> {
   let kernel: NtkResult | null = null;
-  return (workload) => {
-    if (workload === 'eigen' || workload === 'spectrum') kernel ??= subject.ntk();
+  return async (workload) => {
+    if (workload === 'eigen' || workload === 'spectrum') kernel ??= await subject.ntk();
     const started = performance.now();
     switch (workload) {
       case 'step':
-        subject.loraStep();
+        await subject.loraStep();
         break;
       case 'linearStep':
-        subject.linearStep();
+        await subject.linearStep();
         break;
       case 'ntk':
-        subject.ntk();
+        await subject.ntk();
         break;
       case 'eigen':
         subject.eigen(kernel as NtkResult);
@@ -62,7 +63,7 @@ export function workloadRunner(subject: BenchSubject): (workload: Workload) => P
         subject.spectrum(kernel as NtkResult);
         break;
     }
-    return Promise.resolve(performance.now() - started);
+    return performance.now() - started;
   };
 }
 
@@ -82,7 +83,7 @@ export async function benchNodeBackend(backend: NodeBackend, context: NodeBenchC
     // After the timings, so that the check reuses the Jacobians the linearized step and the NTK computed.
     log(`node ${backend}: agreement with PyTorch`);
     const theta1 = context.theta1.map((entry) => tf.tensor(entry.values, entry.shape));
-    const ours = subject.agreementOutputs(theta1);
+    const ours = await subject.agreementOutputs(theta1);
     tf.dispose(theta1);
     const agreement = compareWithPeer(`node ${backend}`, ours, context.peerOutputs, {
       theta0: flatTheta(inputs.theta0),

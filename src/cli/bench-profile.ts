@@ -27,10 +27,10 @@ export interface KernelProfile {
 const WRAPPER_KERNELS = new Set(['forward']);
 
 /** Profiles one run of `work` and returns the `top` kernels by total time. */
-export async function profileKernels(workload: string, work: () => void, top = 12): Promise<KernelProfile> {
+export async function profileKernels(workload: string, work: () => Promise<unknown>, top = 12): Promise<KernelProfile> {
   const started = performance.now();
-  const info = await tf.profile(() => {
-    work();
+  const info = await tf.profile(async () => {
+    await work();
     return [];
   });
   const wallMs = performance.now() - started;

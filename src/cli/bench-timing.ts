@@ -21,6 +21,8 @@ export interface TimingSeries {
   ratio: number | null;
   /** The median of the per-repeat ratios ours[i]/peer[i], which cancels load that changes between pairs. */
   pairedRatio: number | null;
+  /** min(ours)/min(peer): each side's least-disturbed repeat, since load from other processes only adds time. */
+  minRatio: number | null;
   /** The [25th, 75th] percentiles of ours and of the peer. */
   oursQuartiles: [number, number];
   peerQuartiles: [number, number] | null;
@@ -84,6 +86,7 @@ export function summarizeSeries(
     peerMedian,
     ratio: peerMedian === null ? null : oursMedian / peerMedian,
     pairedRatio: hasPeer ? median(pairedRatios) : null,
+    minRatio: hasPeer ? Math.min(...times.ours) / Math.min(...times.peer) : null,
     oursQuartiles: [quantile(times.ours, 0.25), quantile(times.ours, 0.75)],
     peerQuartiles: hasPeer ? [quantile(times.peer, 0.25), quantile(times.peer, 0.75)] : null,
   };

@@ -124,7 +124,7 @@ async function main(): Promise<number> {
     const checkpoint = loadCheckpoint(checkpointDir);
     const { inputs, layout } = buildBenchInputs(spec, checkpoint, loadTaskSources());
     const subject = BenchSubject.create(checkpoint, inputs);
-    const theta1Tensors = subject.thetaAfterStep();
+    const theta1Tensors = await subject.thetaAfterStep();
     exportBenchInputs(workDir, inputs, layout, subject.theta0, theta1Tensors);
     const theta1: ThetaValues[] = layout.entries.map((entry, i) => ({
       name: entry.name,
