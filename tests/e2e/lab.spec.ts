@@ -8,6 +8,13 @@ import { expect, test, type Page } from '@playwright/test';
 
 const TINY = 'trainSize=8&evalSize=8&probeSize=4&batchSize=4&evalInterval=2&ntkInterval=2';
 
+/**
+ * Training tests skip WebGPU on purpose: on SwiftShader, software WebGPU,
+ * one step of the real and the linearized model takes tens of seconds,
+ * while WebGL takes about a second.
+ */
+const ON_WEBGL = 'failBackend=webgpu';
+
 /** Run charts that must fill while training streams. */
 const RUN_CHARTS = ['loss', 'accuracy', 'spectrum', 'spectrum-heatmap', 'divergence', 'distance', 'drift'];
 
@@ -47,9 +54,9 @@ function collectPageErrors(page: Page): string[] {
 test.describe('lab page', () => {
   test.setTimeout(300_000);
 
-  test('WebGPU preview, layer toggles and stepping', async ({ page }) => {
+  test('WebGPU preview and layer toggles', async ({ page }) => {
     const errors = collectPageErrors(page);
-    await openLab(page, `${TINY}&steps=40`);
+    await openLab(page, TINY);
 
     await expect(page.getByTestId('backend')).toHaveText('webgpu');
     const before = await page.getByTestId('preview-mu-max').textContent();
@@ -57,9 +64,21 @@ test.describe('lab page', () => {
 
     await page.locator('[data-testid="model-grid"] [data-layer="3"][data-module="attn.q"]').click();
     await expect(page.getByTestId('preview-mu-max')).not.toHaveText(before ?? '', { timeout: 30_000 });
+    await page.locator('[data-testid="model-grid"] [data-layer="3"][data-module="attn.q"]').click();
+    await expect(page.getByTestId('preview-mu-max')).toHaveText(before ?? '', { timeout: 30_000 });
+    await expect(page.getByTestId('notice-error')).toHaveCount(0);
+    expect(errors).toEqual([]);
+  });
 
+  test('pause, resume and step once', async ({ page }) => {
+    const errors = collectPageErrors(page);
+    await openLab(page, `${TINY}&steps=40&${ON_WEBGL}`);
+
+    // With no run, Step once builds one and pauses at step 0; each later click runs one step.
     await page.getByTestId('run-step').click();
     await expect(page.getByTestId('run-state')).toContainText('paused', { timeout: 150_000 });
+    expect(await stepCount(page)).toBe(0);
+    await page.getByTestId('run-step').click();
     await expect.poll(() => stepCount(page), { timeout: 60_000 }).toBe(1);
     await page.getByTestId('run-step').click();
     await expect.poll(() => stepCount(page), { timeout: 60_000 }).toBe(2);
@@ -80,7 +99,7 @@ test.describe('lab page', () => {
 
   test('run streams data into each chart', async ({ page }) => {
     const errors = collectPageErrors(page);
-    await openLab(page, `${TINY}&steps=8`);
+    await openLab(page, `${TINY}&steps=30&${ON_WEBGL}`);
     expect(await markSize(page, 'weyl')).toBeGreaterThan(0);
 
     await page.getByTestId('run-start').click();
