@@ -20,18 +20,24 @@ import {
   toBatchTensors,
   type BatchTensors,
 } from './finetune/encode.ts';
-import { metricsOf, Trainer, type PredictFn, type TrainerOptions } from './finetune/trainer.ts';
+import { metricsOf, metricsOfAsync, Trainer, type PredictFn, type StepResult, type TrainerOptions } from './finetune/trainer.ts';
 import { checkAdapterGridLayers, parseAdapterGrid } from './model/adapters.ts';
 import { countParameters } from './model/config.ts';
 import { verbalizerLogits } from './model/gpt.ts';
 import { applyTheta, createThetaLayout, flattenTheta, initTheta, type AdapterOptions, type ThetaLayout } from './model/lora.ts';
 import { jacobian, jacobianAsync } from './ntk/jacobian.ts';
-import { ntkFromJacobians, type Kernel } from './ntk/kernel.ts';
+import { ntkFromJacobians, type Kernel, type NtkResult } from './ntk/kernel.ts';
 import { disposeLinearization, linearize, linearPredict, type Linearization } from './ntk/linearize.ts';
 import { summarizeNtk } from './ntk/summary.ts';
 import { distanceBound } from './ntk/theory.ts';
-import { theoryEvent } from './ntk/theory-event.ts';
+import { theoryEvent, type TheoryEventInput } from './ntk/theory-event.ts';
 import { deriveSeed } from './random.ts';
+import {
+  divergenceOnSetAsync,
+  ntkFromJacobiansAsync,
+  parameterDistanceAsync,
+  theoryEventAsync,
+} from './read-async.ts';
 import type { ExperimentSpec } from './spec.ts';
 import { throwIfCancelled, type TaskControl } from './task-control.ts';
 
@@ -98,6 +104,21 @@ interface RunParts {
   /** Tensors owned by the run that nothing else disposes. */
   owned: tf.Tensor[];
 }
+
+/** Predictions of both models on both splits, for one evaluation. */
+interface SplitOutputs {
+  fTrain: tf.Tensor2D;
+  fEval: tf.Tensor2D;
+  linear: { fTrain: tf.Tensor2D; fEval: tf.Tensor2D } | null;
+}
+
+function disposeOutputs(outputs: SplitOutputs): void {
+  tf.dispose([outputs.fTrain, outputs.fEval]);
+  if (outputs.linear !== null) tf.dispose([outputs.linear.fTrain, outputs.linear.fEval]);
+}
+
+/** The measured fields of a divergence event; the distance bound is added from the live λ. */
+type DivergenceMeasurements = Omit<DivergenceEvent, 'type' | 'step' | 'distanceBound'>;
 
 /** Everything a run needs except the linearized model, plus θ₀ and the anchor until both trainers have copied them. */
 interface RunSetup {
@@ -379,9 +400,9 @@ export class FineTuneRun {
     return this.parts.linear?.trainer.theta ?? null;
   }
 
-  /** ‖θ − θ₀‖ of the real model now, with θ₀ the anchor. */
-  get distance(): number {
-    return this.parts.real.distanceToAnchor();
+  /** Returns ‖θ − θ₀‖ of the real model now, with θ₀ the anchor, read asynchronously. */
+  distanceAsync(): Promise<number> {
+    return this.parts.real.distanceToAnchorAsync();
   }
 
   /** The learning rate and λ that the next step uses. */
@@ -412,45 +433,201 @@ export class FineTuneRun {
   /** Returns the events of step 0: the NTK at θ₀, the closed-form theory where it applies, evaluation and divergence. */
   start(): LabEvent[] {
     const events: LabEvent[] = [this.ntk()];
-    const theory = this.theory();
-    if (theory !== null) events.push(theory);
+    const theoryInput = this.theoryInput();
+    if (theoryInput !== null) events.push(theoryEvent(theoryInput));
     events.push(...this.evaluate());
+    return events;
+  }
+
+  /**
+   * Returns the same events as `start`, reading tensors asynchronously.
+   * The worker uses the async methods, because synchronous reads fail on
+   * WebGPU there (see read-async.ts).
+   */
+  async startAsync(): Promise<LabEvent[]> {
+    const events: LabEvent[] = [await this.ntkAsync()];
+    const theoryInput = this.theoryInput();
+    if (theoryInput !== null) events.push(await theoryEventAsync(theoryInput));
+    events.push(...(await this.evaluateAsync()));
     return events;
   }
 
   /** Runs one optimizer step on both models with the same batch, then evaluates or recomputes the NTK when due. */
   advance(): LabEvent[] {
-    const { spec, real, linear, sampler, train } = this.parts;
-    const batch = gatherBatch(train.all, sampler.next());
-    const results: [StepEvent['model'], Trainer][] = [['real', real]];
-    if (linear !== null) results.push(['linear', linear.trainer]);
-
+    const batch = this.nextBatch();
     const events: LabEvent[] = [];
     try {
-      for (const [model, trainer] of results) {
-        const result = trainer.step(batch);
-        if (![result.loss, result.objective, result.distance].every(Number.isFinite)) {
-          throw new DivergenceError(
-            `training diverged at step ${this.step + 1}: the ${model} model's loss is ${result.loss} and ` +
-              `‖θ − θ₀‖ is ${result.distance}; lower the learning rate (lr is ${trainer.options.lr}, ` +
-              `and with λ = ${trainer.options.lambda} plain GD needs lr·λ < 2)`,
-          );
-        }
-        events.push({ type: 'step', model, step: this.step + 1, ...result });
+      for (const [model, trainer] of this.trainers()) events.push(this.stepEvent(model, trainer, trainer.step(batch)));
+    } finally {
+      disposeBatch(batch);
+    }
+    this.step += 1;
+
+    if (this.evaluationDue) events.push(...this.evaluate());
+    if (this.ntkDue) events.push(this.ntk());
+    return events;
+  }
+
+  /** Runs the same step as `advance`, reading tensors asynchronously. */
+  async advanceAsync(): Promise<LabEvent[]> {
+    const batch = this.nextBatch();
+    const events: LabEvent[] = [];
+    try {
+      for (const [model, trainer] of this.trainers()) {
+        events.push(this.stepEvent(model, trainer, await trainer.stepAsync(batch)));
       }
     } finally {
       disposeBatch(batch);
     }
     this.step += 1;
 
-    if (this.step % spec.evalInterval === 0 || this.finished) events.push(...this.evaluate());
-    if (spec.ntkInterval > 0 && (this.step % spec.ntkInterval === 0 || this.finished)) events.push(this.ntk());
+    if (this.evaluationDue) events.push(...(await this.evaluateAsync()));
+    if (this.ntkDue) events.push(await this.ntkAsync());
     return events;
   }
 
   /** Evaluates both models on both splits and, with the linearized model, their divergence. */
   evaluate(): LabEvent[] {
-    const { real, linear, train, evaluation, probe, spec } = this.parts;
+    const { spec, train, evaluation, real, linear } = this.parts;
+    const outputs = this.predictOutputs();
+    try {
+      const metrics = (f: tf.Tensor2D, labels: tf.Tensor1D): Metrics => metricsOf(f, labels, spec.loss);
+      const realMetrics = { train: metrics(outputs.fTrain, train.all.labels), eval: metrics(outputs.fEval, evaluation.all.labels) };
+      if (linear === null || outputs.linear === null) return this.recordEvaluation(realMetrics, null);
+
+      const linearMetrics = {
+        train: metrics(outputs.linear.fTrain, train.all.labels),
+        eval: metrics(outputs.linear.fEval, evaluation.all.labels),
+      };
+      const probeSlices = this.probeSlices(outputs);
+      try {
+        const measured: DivergenceMeasurements = {
+          probe: divergenceOnSet(...probeSlices),
+          eval: divergenceOnSet(outputs.fEval, outputs.linear.fEval, linear.eval.f0),
+          thetaGap: parameterDistance(real.theta, linear.trainer.theta),
+          distance: real.distanceToAnchor(),
+          distanceLinear: linear.trainer.distanceToAnchor(),
+        };
+        return this.recordEvaluation(realMetrics, { metrics: linearMetrics, measured });
+      } finally {
+        tf.dispose(probeSlices);
+      }
+    } finally {
+      disposeOutputs(outputs);
+    }
+  }
+
+  /** Returns the same events as `evaluate`, reading tensors asynchronously. */
+  async evaluateAsync(): Promise<LabEvent[]> {
+    const { spec, train, evaluation, real, linear } = this.parts;
+    const outputs = this.predictOutputs();
+    try {
+      const metrics = (f: tf.Tensor2D, labels: tf.Tensor1D): Promise<Metrics> => metricsOfAsync(f, labels, spec.loss);
+      const realMetrics = {
+        train: await metrics(outputs.fTrain, train.all.labels),
+        eval: await metrics(outputs.fEval, evaluation.all.labels),
+      };
+      if (linear === null || outputs.linear === null) return this.recordEvaluation(realMetrics, null);
+
+      const linearMetrics = {
+        train: await metrics(outputs.linear.fTrain, train.all.labels),
+        eval: await metrics(outputs.linear.fEval, evaluation.all.labels),
+      };
+      const probeSlices = this.probeSlices(outputs);
+      try {
+        const measured: DivergenceMeasurements = {
+          probe: await divergenceOnSetAsync(...probeSlices),
+          eval: await divergenceOnSetAsync(outputs.fEval, outputs.linear.fEval, linear.eval.f0),
+          thetaGap: await parameterDistanceAsync(real.theta, linear.trainer.theta),
+          distance: await real.distanceToAnchorAsync(),
+          distanceLinear: await linear.trainer.distanceToAnchorAsync(),
+        };
+        return this.recordEvaluation(realMetrics, { metrics: linearMetrics, measured });
+      } finally {
+        tf.dispose(probeSlices);
+      }
+    } finally {
+      disposeOutputs(outputs);
+    }
+  }
+
+  /** Recomputes the NTK at the real model's current θ on the probe set. */
+  ntk(): NtkEvent {
+    const { predict, real, probe, numLabels, layout } = this.parts;
+    const J = this.step0ProbeJacobian() ?? jacobian(predict, real.theta, probe, numLabels);
+    const result = ntkFromJacobians(layout, J, numLabels);
+    J.dispose();
+    return this.summarize(result);
+  }
+
+  /** Returns the same event as `ntk`, reading tensors asynchronously. */
+  async ntkAsync(): Promise<NtkEvent> {
+    const { predict, real, probe, numLabels, layout } = this.parts;
+    const J = this.step0ProbeJacobian() ?? (await jacobianAsync(predict, real.theta, probe, numLabels));
+    try {
+      return this.summarize(await ntkFromJacobiansAsync(layout, J, numLabels));
+    } finally {
+      J.dispose();
+    }
+  }
+
+  private get evaluationDue(): boolean {
+    return this.step % this.parts.spec.evalInterval === 0 || this.finished;
+  }
+
+  private get ntkDue(): boolean {
+    const { ntkInterval } = this.parts.spec;
+    return ntkInterval > 0 && (this.step % ntkInterval === 0 || this.finished);
+  }
+
+  private nextBatch(): BatchTensors {
+    const { train, sampler } = this.parts;
+    return gatherBatch(train.all, sampler.next());
+  }
+
+  private trainers(): [StepEvent['model'], Trainer][] {
+    const { real, linear } = this.parts;
+    return linear === null ? [['real', real]] : [['real', real], ['linear', linear.trainer]];
+  }
+
+  /** Turns a step result into its event; throws a DivergenceError when the loss or the distance is not finite. */
+  private stepEvent(model: StepEvent['model'], trainer: Trainer, result: StepResult): StepEvent {
+    if (![result.loss, result.objective, result.distance].every(Number.isFinite)) {
+      throw new DivergenceError(
+        `training diverged at step ${this.step + 1}: the ${model} model's loss is ${result.loss} and ` +
+          `‖θ − θ₀‖ is ${result.distance}; lower the learning rate (lr is ${trainer.options.lr}, ` +
+          `and with λ = ${trainer.options.lambda} plain GD needs lr·λ < 2)`,
+      );
+    }
+    return { type: 'step', model, step: this.step + 1, ...result };
+  }
+
+  /** Predicts both models on both splits. The caller disposes the outputs. */
+  private predictOutputs(): SplitOutputs {
+    const { real, linear, train, evaluation } = this.parts;
+    return {
+      fTrain: real.predictAll(train.chunks),
+      fEval: real.predictAll(evaluation.chunks),
+      linear:
+        linear === null
+          ? null
+          : { fTrain: linear.trainer.predictAll(train.chunks), fEval: linear.trainer.predictAll(evaluation.chunks) },
+    };
+  }
+
+  /** Returns f, f_lin and f(θ₀) on the probe rows, the first rows of the train split. The caller disposes them. */
+  private probeSlices(outputs: SplitOutputs): [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D] {
+    const { probe, linear } = this.parts;
+    const probeRows = probe.labels.shape[0];
+    const slice = (f: tf.Tensor2D): tf.Tensor2D => f.slice([0, 0], [probeRows, -1]);
+    return [slice(outputs.fTrain), slice((outputs.linear as NonNullable<SplitOutputs['linear']>).fTrain), slice((linear as LinearSide).train.f0)];
+  }
+
+  /** Stores the metrics (and R_data(θ₀) at the first evaluation) and returns the eval and divergence events. */
+  private recordEvaluation(
+    realMetrics: { train: Metrics; eval: Metrics },
+    linear: { metrics: { train: Metrics; eval: Metrics }; measured: DivergenceMeasurements } | null,
+  ): LabEvent[] {
     const step = this.step;
     const evalEvent = (model: EvalEvent['model'], split: EvalEvent['split'], metrics: Metrics): EvalEvent => ({
       type: 'eval',
@@ -460,70 +637,53 @@ export class FineTuneRun {
       ...metrics,
     });
 
-    const fTrain = real.predictAll(train.chunks);
-    const fEval = real.predictAll(evaluation.chunks);
-    const realMetrics = {
-      train: metricsOf(fTrain, train.all.labels, spec.loss),
-      eval: metricsOf(fEval, evaluation.all.labels, spec.loss),
-    };
     if (this.initialTrainLoss === null) this.initialTrainLoss = realMetrics.train.loss;
     const events: LabEvent[] = [evalEvent('real', 'train', realMetrics.train), evalEvent('real', 'eval', realMetrics.eval)];
     this.lastMetrics = { real: realMetrics };
+    if (linear === null) return events;
 
-    if (linear !== null) {
-      const fLinTrain = linear.trainer.predictAll(train.chunks);
-      const fLinEval = linear.trainer.predictAll(evaluation.chunks);
-      const linearMetrics = {
-        train: metricsOf(fLinTrain, train.all.labels, spec.loss),
-        eval: metricsOf(fLinEval, evaluation.all.labels, spec.loss),
-      };
-      events.push(evalEvent('linear', 'train', linearMetrics.train), evalEvent('linear', 'eval', linearMetrics.eval));
-      this.lastMetrics.linear = linearMetrics;
-
-      const probeRows = probe.labels.shape[0];
-      const slice = (f: tf.Tensor2D): tf.Tensor2D => f.slice([0, 0], [probeRows, -1]);
-      const [fProbe, fLinProbe, f0Probe] = [slice(fTrain), slice(fLinTrain), slice(linear.train.f0)];
-      const divergence: DivergenceEvent = {
-        type: 'divergence',
-        step,
-        probe: divergenceOnSet(fProbe, fLinProbe, f0Probe),
-        eval: divergenceOnSet(fEval, fLinEval, linear.eval.f0),
-        thetaGap: parameterDistance(real.theta, linear.trainer.theta),
-        distance: real.distanceToAnchor(),
-        distanceLinear: linear.trainer.distanceToAnchor(),
-        distanceBound: distanceBound(this.initialTrainLoss, this.liveSettings.lambda),
-      };
-      events.push(divergence);
-      tf.dispose([fLinTrain, fLinEval, fProbe, fLinProbe, f0Probe]);
-    }
-
-    tf.dispose([fTrain, fEval]);
+    events.push(evalEvent('linear', 'train', linear.metrics.train), evalEvent('linear', 'eval', linear.metrics.eval));
+    this.lastMetrics.linear = linear.metrics;
+    const divergence: DivergenceEvent = {
+      type: 'divergence',
+      step,
+      ...linear.measured,
+      distanceBound: distanceBound(this.initialTrainLoss, this.liveSettings.lambda),
+    };
+    events.push(divergence);
     return events;
   }
 
-  /** Recomputes the NTK at the real model's current θ on the probe set. */
-  ntk(): NtkEvent {
-    const { predict, real, linear, probe, numLabels, layout } = this.parts;
+  /** At step 0 with the linearized model, returns the probe rows of J(θ₀), which the linearization already holds. */
+  private step0ProbeJacobian(): tf.Tensor2D | null {
+    const { linear, probe, numLabels } = this.parts;
+    if (this.step !== 0 || linear === null) return null;
     const probeRows = probe.labels.shape[0];
-    const J =
-      this.step === 0 && linear !== null
-        ? (linear.train.J.slice([0, 0], [probeRows * numLabels, -1]) as tf.Tensor2D)
-        : jacobian(predict, real.theta, probe, numLabels);
-    const result = ntkFromJacobians(layout, J, numLabels);
-    J.dispose();
-
-    if (this.referenceKernel === null) this.referenceKernel = result.full;
-    return summarizeNtk(result, layout, { step: this.step, lambda: this.liveSettings.lambda, reference: this.referenceKernel });
+    return linear.train.J.slice([0, 0], [probeRows * numLabels, -1]) as tf.Tensor2D;
   }
 
-  /** Builds the closed-form GD prediction, which applies to squared loss, full-batch GD and the anchor at θ's initial value. */
-  private theory(): LabEvent | null {
+  /** Turns a kernel into the ntk event; the first kernel becomes K₀ for the drift. */
+  private summarize(result: NtkResult): NtkEvent {
+    if (this.referenceKernel === null) this.referenceKernel = result.full;
+    return summarizeNtk(result, this.parts.layout, {
+      step: this.step,
+      lambda: this.liveSettings.lambda,
+      reference: this.referenceKernel,
+    });
+  }
+
+  /**
+   * Returns the input of the closed-form GD prediction, which applies to
+   * squared loss, full-batch GD and the anchor at θ's initial value, or null
+   * when it does not apply.
+   */
+  private theoryInput(): TheoryEventInput | null {
     const { spec, linear, train, evaluation, numLabels } = this.parts;
     if (linear === null || spec.loss !== 'mse' || spec.optimizer !== 'gd' || spec.anchor !== 'init') return null;
     const evalSteps: number[] = [];
     for (let t = 0; t < spec.steps; t += spec.evalInterval) evalSteps.push(t);
     evalSteps.push(spec.steps);
-    return theoryEvent({
+    return {
       train: linear.train,
       eval: linear.eval,
       trainLabels: train.all.labels,
@@ -532,7 +692,7 @@ export class FineTuneRun {
       lambda: spec.lambda,
       eta: spec.lr,
       steps: evalSteps,
-    });
+    };
   }
 
   dispose(): void {

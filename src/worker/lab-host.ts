@@ -6,7 +6,11 @@
  *
  * Training advances one step per macrotask (a 0 ms timeout), so pause, stop,
  * setLive and cancel requests are handled between steps. Long tasks yield
- * between Jacobian chunks for the same reason.
+ * between Jacobian chunks for the same reason. Every read of a tensor is
+ * asynchronous (the runner's *Async methods), because synchronous reads fail
+ * on WebGPU in a worker. Every operation on the run (a step, finishing,
+ * reset, a θ snapshot) goes through one lock, so that no other operation
+ * disposes or steps the run while one awaits a read.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -68,6 +72,8 @@ export class LabHost implements LabWorkerApi {
   private state: RunState = 'idle';
   private run: FineTuneRun | null = null;
   private stepTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The tail of the queue of run operations; see withRun. */
+  private runLock: Promise<void> = Promise.resolve();
   /** The step of the last eval events, so that stop and done evaluate only when needed. */
   private lastEvalStep = 0;
   /** The run's next state once preparing ends: running, or paused after step 0. */
@@ -167,8 +173,12 @@ export class LabHost implements LabWorkerApi {
   async pause(): Promise<void> {
     this.requireSession();
     if (this.state === 'running') {
+      // No new step starts from here on; the paused state goes out once a step in progress has posted its events.
       this.clearStepTimer();
-      this.setState('paused');
+      this.state = 'paused';
+      await this.withRun(async () => {
+        if (this.state === 'paused') this.setState('paused');
+      });
     } else if (this.state === 'preparing') {
       this.afterPrepare = 'pause';
     }
@@ -191,14 +201,14 @@ export class LabHost implements LabWorkerApi {
         this.afterPrepare = 'pause';
         return;
       case 'running':
+      case 'paused':
         this.clearStepTimer();
         this.state = 'paused';
-        this.advanceOnce();
-        if (this.state === 'paused') this.setState('paused');
-        return;
-      case 'paused':
-        this.advanceOnce();
-        if (this.state === 'paused') this.setState('paused');
+        await this.withRun(async () => {
+          if (this.state !== 'paused') return;
+          await this.advanceOnce();
+          if (this.state === 'paused') this.setState('paused');
+        });
         return;
       default:
         this.beginRun(this.checkSpec(spec), 'pause');
@@ -209,7 +219,9 @@ export class LabHost implements LabWorkerApi {
     this.requireSession();
     if (this.state === 'running' || this.state === 'paused') {
       this.clearStepTimer();
-      this.finishRun('stopped');
+      await this.withRun(async () => {
+        if (this.state === 'running' || this.state === 'paused') await this.finishRun('stopped');
+      });
     } else if (this.state === 'preparing') {
       await this.cancelTask('prepare');
     }
@@ -219,9 +231,11 @@ export class LabHost implements LabWorkerApi {
     this.requireSession();
     await this.cancelTask('prepare');
     this.clearStepTimer();
-    this.disposeRun();
-    this.afterPrepare = 'run';
-    this.setState('idle', 0);
+    await this.withRun(async () => {
+      this.disposeRun();
+      this.afterPrepare = 'run';
+      this.setState('idle', 0);
+    });
   }
 
   async setLive(settings: LiveSettings): Promise<void> {
@@ -278,11 +292,15 @@ export class LabHost implements LabWorkerApi {
 
     // The measurement copies θ and builds its own probe tensors, so the run
     // may step on, finish or be reset while it goes on.
-    const source = this.run;
-    const measuredSpec = source?.spec ?? checked;
-    const theta = source === null ? null : source.theta.map((tensor) => tensor.clone());
-    const step = source?.step ?? 0;
-    const distance = source?.distance ?? 0;
+    const { measuredSpec, theta, step, distance } = await this.withRun(async () => {
+      const source = this.run;
+      return {
+        measuredSpec: source?.spec ?? checked,
+        theta: source === null ? null : source.theta.map((tensor) => tensor.clone()),
+        step: source?.step ?? 0,
+        distance: source === null ? 0 : await source.distanceAsync(),
+      };
+    });
 
     this.runTask('jacobianChange', async (signal) => {
       const probeRun = FineTuneRun.create({ ...measuredSpec, linearized: false }, session.inputs);
@@ -327,7 +345,7 @@ export class LabHost implements LabWorkerApi {
     for (const task of this.tasks.values()) task.controller.abort();
     await Promise.all([...this.tasks.values()].map((task) => task.finished));
     this.clearStepTimer();
-    this.disposeRun();
+    await this.withRun(async () => this.disposeRun());
     this.blockKernels = null;
     this.session?.outbox.dispose();
   }
@@ -343,11 +361,11 @@ export class LabHost implements LabWorkerApi {
   private beginRun(spec: ExperimentSpec, then: 'run' | 'pause'): void {
     const session = this.requireSession();
     this.clearStepTimer();
-    this.disposeRun();
     this.afterPrepare = then;
     this.setState('preparing', 0);
 
     this.runTask('prepare', async (signal) => {
+      await this.withRun(async () => this.disposeRun());
       let run: FineTuneRun;
       try {
         run = await FineTuneRun.createAsync(spec, session.inputs, {
@@ -365,32 +383,50 @@ export class LabHost implements LabWorkerApi {
         throw error;
       }
 
-      this.run = run;
-      this.lastEvalStep = 0;
-      try {
-        this.post({ kind: 'events', events: [run.configEvent, ...run.start()] });
-      } catch (error) {
-        this.failRun(firstLine(error));
-        throw error;
-      }
+      await this.withRun(async () => {
+        this.run = run;
+        this.lastEvalStep = 0;
+        try {
+          this.post({ kind: 'events', events: [run.configEvent, ...(await run.startAsync())] });
+        } catch (error) {
+          this.failRun(firstLine(error));
+          throw error;
+        }
 
-      if (run.finished) this.finishRun('done');
-      else if (this.afterPrepare === 'run') {
-        this.setState('running', 0);
-        this.scheduleStep();
-      } else {
-        this.setState('paused', 0);
-      }
+        if (run.finished) await this.finishRun('done');
+        else if (this.afterPrepare === 'run') {
+          this.setState('running', 0);
+          this.scheduleStep();
+        } else {
+          this.setState('paused', 0);
+        }
+      });
     });
+  }
+
+  /**
+   * Runs `work` after every run operation queued before it. Steps, finishing,
+   * disposal and θ snapshots await tensor reads, so without this queue a
+   * reset could dispose the run in the middle of a step.
+   */
+  private withRun<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.runLock.then(work);
+    this.runLock = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
   }
 
   private scheduleStep(): void {
     if (this.stepTimer !== null) return;
     this.stepTimer = setTimeout(() => {
       this.stepTimer = null;
-      if (this.state !== 'running') return;
-      this.advanceOnce();
-      if (this.state === 'running') this.scheduleStep();
+      void this.withRun(async () => {
+        if (this.state !== 'running') return;
+        await this.advanceOnce();
+        if (this.state === 'running') this.scheduleStep();
+      });
     }, 0);
   }
 
@@ -399,12 +435,12 @@ export class LabHost implements LabWorkerApi {
     this.stepTimer = null;
   }
 
-  /** Runs one step and posts its events; ends the run when it is finished or fails. */
-  private advanceOnce(): void {
+  /** Runs one step and posts its events; ends the run when it is finished or fails. Call it inside withRun. */
+  private async advanceOnce(): Promise<void> {
     const run = this.run;
     if (run === null) return;
     try {
-      const events = run.advance();
+      const events = await run.advanceAsync();
       for (const event of events) {
         if (event.type === 'eval') this.lastEvalStep = event.step;
       }
@@ -414,16 +450,16 @@ export class LabHost implements LabWorkerApi {
       this.failRun(firstLine(error));
       return;
     }
-    if (run.finished) this.finishRun('done');
+    if (run.finished) await this.finishRun('done');
   }
 
-  /** Evaluates the last step if needed, posts the done event and keeps the run for analyses until reset. */
-  private finishRun(final: 'done' | 'stopped'): void {
+  /** Evaluates the last step if needed, posts the done event and keeps the run for analyses until reset. Call it inside withRun. */
+  private async finishRun(final: 'done' | 'stopped'): Promise<void> {
     const run = this.run;
     if (run === null) return;
     const events: LabEvent[] = [];
     try {
-      if (this.lastEvalStep !== run.step) events.push(...run.evaluate());
+      if (this.lastEvalStep !== run.step) events.push(...(await run.evaluateAsync()));
     } catch (error) {
       this.failRun(firstLine(error));
       return;
@@ -443,7 +479,7 @@ export class LabHost implements LabWorkerApi {
     this.setState(final, run.step);
   }
 
-  /** Posts an error event, frees the run and moves to state 'error'. */
+  /** Posts an error event, frees the run and moves to state 'error'. Call it inside withRun. */
   private failRun(message: string): void {
     const step = this.run?.step ?? 0;
     console.error(`lab worker: the run failed at step ${step}: ${message}`);

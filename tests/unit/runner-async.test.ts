@@ -8,6 +8,7 @@ import type { TaskSources } from '../../src/core/data/tasks.ts';
 import type { DivergenceEvent, EvalEvent, LabEvent, NtkEvent } from '../../src/core/events.ts';
 import { flattenTheta } from '../../src/core/model/lora.ts';
 import { FineTuneRun, type RunnerInputs } from '../../src/core/runner.ts';
+import type { ExperimentSpec } from '../../src/core/spec.ts';
 import { CancelledError } from '../../src/core/task-control.ts';
 
 let checkpoint: Checkpoint;
@@ -86,6 +87,52 @@ describe('FineTuneRun.createAsync', () => {
     const before = tf.memory().numTensors;
 
     await expect(FineTuneRun.createAsync({ ...spec, adapters: 'q.q.q' }, inputs())).rejects.toThrow(/model has 2 layers/);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('FineTuneRun async reads', () => {
+  const cases: [string, Partial<ExperimentSpec>][] = [
+    ['GD with theory', { linearized: true, optimizer: 'gd', loss: 'mse', lambda: 0.1, lr: 0.05 }],
+    ['Adam with the linearized model', { linearized: true, optimizer: 'adam', loss: 'ce', lambda: 0.01 }],
+    ['SGD alone', { linearized: false, optimizer: 'sgd', loss: 'ce', batchSize: 4 }],
+  ];
+
+  for (const [name, overrides] of cases) {
+    it(`match the synchronous events for ${name}`, async () => {
+      const spec = tinySpec({ ...overrides, steps: 3, evalInterval: 1, ntkInterval: 1 });
+      const syncRun = FineTuneRun.create(spec, inputs());
+      const asyncRun = FineTuneRun.create(spec, inputs());
+      const syncEvents = [...syncRun.start(), ...syncRun.advance(), ...syncRun.advance(), ...syncRun.advance()];
+      const asyncEvents = [
+        ...(await asyncRun.startAsync()),
+        ...(await asyncRun.advanceAsync()),
+        ...(await asyncRun.advanceAsync()),
+        ...(await asyncRun.advanceAsync()),
+      ];
+      const distances = [syncRun.theta, asyncRun.theta].map((theta) => flat(theta));
+      const asyncDistance = await asyncRun.distanceAsync();
+      syncRun.dispose();
+      asyncRun.dispose();
+
+      expect(asyncEvents.map((event) => event.type)).toEqual(syncEvents.map((event) => event.type));
+      expect(asyncEvents).toEqual(syncEvents);
+      expect(distances[1]).toEqual(distances[0]);
+      expect(asyncDistance).toBeGreaterThan(0);
+    });
+  }
+
+  it('frees their tensors', async () => {
+    const spec = tinySpec({ linearized: true, optimizer: 'gd', loss: 'mse', steps: 2, evalInterval: 1, ntkInterval: 1 });
+    const before = tf.memory().numTensors;
+    const run = await FineTuneRun.createAsync(spec, inputs());
+    await run.startAsync();
+    await run.advanceAsync();
+    await run.evaluateAsync();
+    await run.ntkAsync();
+    await run.distanceAsync();
+    run.dispose();
+
     expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -9,6 +9,7 @@ import { parameterDistance } from './divergence.ts';
 import type { BatchTensors } from './encode.ts';
 import { addRegularizerGradient, correctCount, dataLoss, squaredDistance, type LossName } from './objective.ts';
 import { createOptimizer, type Optimizer, type OptimizerName } from '../optim.ts';
+import { parameterDistanceAsync, readScalars } from '../read-async.ts';
 
 export type PredictFn = (theta: readonly tf.Tensor[], batch: BatchTensors) => tf.Tensor2D;
 
@@ -38,6 +39,20 @@ export function metricsOf(f: tf.Tensor2D, labels: tf.Tensor1D, loss: LossName): 
   const metrics = { loss: lossValue.dataSync()[0] as number, accuracy: (hits.dataSync()[0] as number) / f.shape[0] };
   tf.dispose([lossValue, hits]);
   return metrics;
+}
+
+/** Returns the same metrics as metricsOf, read asynchronously (see read-async.ts). */
+export async function metricsOfAsync(f: tf.Tensor2D, labels: tf.Tensor1D, loss: LossName): Promise<Metrics> {
+  const scalars = tf.tidy(() => [dataLoss(f, labels, loss), correctCount(f, labels)]);
+  const [lossValue, hits] = (await readScalars(scalars)) as [number, number];
+  tf.dispose(scalars);
+  return { loss: lossValue, accuracy: hits / f.shape[0] };
+}
+
+/** The scalars of one update, before they are read: loss, ‖θ − θ₀‖² before and after, and the regularizer flag. */
+interface PendingStep {
+  scalars: [tf.Scalar, tf.Scalar, tf.Scalar, tf.Scalar];
+  lambda: number;
 }
 
 export class Trainer {
@@ -83,6 +98,24 @@ export class Trainer {
 
   /** Runs one update on a batch; the reported loss and objective are taken before it. */
   step(batch: BatchTensors): StepResult {
+    const { scalars, lambda } = this.update(batch);
+    const values = scalars.map((scalar) => scalar.dataSync()[0] as number) as [number, number, number, number];
+    tf.dispose(scalars);
+    return stepResult(values, lambda);
+  }
+
+  /** Runs the same update as `step` and reads its scalars asynchronously (see read-async.ts). */
+  async stepAsync(batch: BatchTensors): Promise<StepResult> {
+    const { scalars, lambda } = this.update(batch);
+    try {
+      return stepResult((await readScalars(scalars)) as [number, number, number, number], lambda);
+    } finally {
+      tf.dispose(scalars);
+    }
+  }
+
+  /** Updates θ and returns the step's scalars unread. */
+  private update(batch: BatchTensors): PendingStep {
     const { lr, lambda, selective } = this.options;
     const { value, grads: dataGrads } = this.dataLossAndGradient(batch);
     const { grads, active } = addRegularizerGradient(dataGrads, this.thetaTensors, this.anchor, lambda, selective);
@@ -92,18 +125,7 @@ export class Trainer {
     tf.dispose([...this.thetaTensors, ...dataGrads, ...grads]);
     this.thetaTensors = next;
     const after = squaredDistance(this.thetaTensors, this.anchor);
-
-    const [loss, distanceBefore, distanceAfter, regularizerActive] = [value, before, after, active].map(
-      (scalar) => scalar.dataSync()[0] as number,
-    ) as [number, number, number, number];
-    tf.dispose([value, before, after, active]);
-
-    return {
-      loss,
-      objective: loss + (lambda / 2) * distanceBefore,
-      distance: Math.sqrt(distanceAfter),
-      regularizerActive: regularizerActive === 1,
-    };
+    return { scalars: [value, before, after, active], lambda };
   }
 
   /** Returns f(θ) [N, C] over batches that together form one set, in order. */
@@ -124,8 +146,24 @@ export class Trainer {
     return parameterDistance(this.thetaTensors, this.anchor);
   }
 
+  /** Returns ‖θ − θ₀‖ like distanceToAnchor, read asynchronously. */
+  distanceToAnchorAsync(): Promise<number> {
+    return parameterDistanceAsync(this.thetaTensors, this.anchor);
+  }
+
   dispose(): void {
     tf.dispose([...this.thetaTensors, ...this.anchor]);
     this.optimizer.dispose();
   }
+}
+
+/** Turns the read scalars of an update into its result; the objective uses the λ of the update. */
+function stepResult(values: [number, number, number, number], lambda: number): StepResult {
+  const [loss, distanceBefore, distanceAfter, regularizerActive] = values;
+  return {
+    loss,
+    objective: loss + (lambda / 2) * distanceBefore,
+    distance: Math.sqrt(distanceAfter),
+    regularizerActive: regularizerActive === 1,
+  };
 }

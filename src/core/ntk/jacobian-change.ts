@@ -9,6 +9,7 @@ import { jacobian, jacobianAsync } from './jacobian.ts';
 import type { BatchTensors } from '../finetune/encode.ts';
 import type { PredictFn } from '../finetune/trainer.ts';
 import { createRng, deriveSeed, randomNormal } from '../random.ts';
+import { readScalars } from '../read-async.ts';
 import { throwIfCancelled, type TaskControl } from '../task-control.ts';
 
 export interface JacobianChangePoint {
@@ -79,7 +80,7 @@ export async function jacobianChangeAsync(
   const J0 = await jacobianAt(theta0);
   const directions = randomUnitDirections(theta0, options);
   try {
-    const norm0 = frobeniusNorm(J0);
+    const norm0 = await frobeniusNormAsync(J0);
     const points: JacobianChangePoint[] = [];
     for (const radius of options.radii) {
       const ratios: number[] = [];
@@ -88,8 +89,11 @@ export async function jacobianChangeAsync(
         const moved = movedTheta(theta0, direction, radius);
         try {
           const J = await jacobianAt(moved);
-          ratios.push(relativeChange(J, J0, norm0));
-          J.dispose();
+          try {
+            ratios.push(await relativeChangeAsync(J, J0, norm0));
+          } finally {
+            J.dispose();
+          }
         } finally {
           tf.dispose(moved);
         }
@@ -103,20 +107,29 @@ export async function jacobianChangeAsync(
   }
 }
 
-/** Draws `options.directions` directions v with ‖v‖ = 1 over all of θ, from the seed. */
+/**
+ * Draws `options.directions` directions v with ‖v‖ = 1 over all of θ, from
+ * the seed. The norm is summed in JavaScript from the drawn values, so no
+ * tensor is read back.
+ */
 function randomUnitDirections(theta0: readonly tf.Tensor[], options: JacobianChangeOptions): tf.Tensor[][] {
   const rng = createRng(deriveSeed(options.seed, 'jacobian-change'));
   return Array.from({ length: options.directions }, () => {
     const raw = theta0.map((tensor) => {
       const values = new Float32Array(tensor.size);
       for (let i = 0; i < values.length; i++) values[i] = randomNormal(rng);
-      return tf.tensor(values, tensor.shape);
+      return values;
     });
-    const length = tf.tidy(() => Math.sqrt(raw.reduce((total, t) => total + (tf.sum(tf.square(t)).dataSync()[0] as number), 0)));
-    const unit = raw.map((tensor) => tf.div(tensor, length));
-    tf.dispose(raw);
-    return unit;
+    const length = Math.sqrt(raw.reduce((total, values) => total + sumOfSquares(values), 0));
+    return raw.map((values, i) => tf.tidy(() => tf.div(tf.tensor(values, (theta0[i] as tf.Tensor).shape), length)));
   });
+}
+
+/** Returns Σ x², accumulated in float64. */
+function sumOfSquares(values: Float32Array): number {
+  let total = 0;
+  for (const value of values) total += value * value;
+  return total;
 }
 
 function movedTheta(theta0: readonly tf.Tensor[], direction: readonly tf.Tensor[], radius: number): tf.Tensor[] {
@@ -127,10 +140,24 @@ function frobeniusNorm(J: tf.Tensor2D): number {
   return tf.tidy(() => tf.norm(J).dataSync()[0] as number);
 }
 
+async function frobeniusNormAsync(J: tf.Tensor2D): Promise<number> {
+  const norm = tf.tidy(() => tf.norm(J));
+  const [value] = (await readScalars([norm])) as [number];
+  norm.dispose();
+  return value;
+}
+
 /** Returns ‖J − J₀‖_F / ‖J₀‖_F, or 0 when ‖J₀‖_F = 0. */
 function relativeChange(J: tf.Tensor2D, J0: tf.Tensor2D, norm0: number): number {
   const change = tf.tidy(() => tf.norm(tf.sub(J, J0)).dataSync()[0] as number);
   return norm0 > 0 ? change / norm0 : 0;
+}
+
+async function relativeChangeAsync(J: tf.Tensor2D, J0: tf.Tensor2D, norm0: number): Promise<number> {
+  const change = tf.tidy(() => tf.norm(tf.sub(J, J0)));
+  const [value] = (await readScalars([change])) as [number];
+  change.dispose();
+  return norm0 > 0 ? value / norm0 : 0;
 }
 
 function summarize(radius: number, ratios: readonly number[]): JacobianChangePoint {

@@ -11,11 +11,12 @@
  * block has the same θ₀ in every subset.
  */
 import { jacobianAsync } from './jacobian.ts';
-import { blockKernels } from './kernel.ts';
+import type { Kernel } from './kernel.ts';
 import { addMatrices, spectrumStats, symmetricEigen, weylBounds } from './spectrum.ts';
 import type { PreviewEvent } from '../events.ts';
 import { checkAdapterGridLayers, listAdapterBlocks, parseAdapterGrid, type AdapterGrid } from '../model/adapters.ts';
 import { MODULE_LETTERS, MODULES, type ModuleName } from '../model/modules.ts';
+import { blockKernelsAsync } from '../read-async.ts';
 import { FineTuneRun, type RunnerInputs } from '../runner.ts';
 import type { ExperimentSpec } from '../spec.ts';
 import { throwIfCancelled, yieldToEventLoop, type TaskControl } from '../task-control.ts';
@@ -97,9 +98,9 @@ export async function computeBlockKernels(
       signal: control.signal,
       onProgress: (done) => control.onProgress?.(done, total),
     }); // [n·c, P]
-    let kernels;
+    let kernels: Kernel[];
     try {
-      kernels = blockKernels(run.layout, J, c);
+      kernels = await blockKernelsAsync(run.layout, J, c);
     } finally {
       J.dispose();
     }
