@@ -1,14 +1,16 @@
 /** Entry point: builds the stores from the URL, keeps the URL in step with them, starts the worker client and renders the lab. */
+// First: it cleans the query before tfjs, which App imports, reads it.
+import { OPENING_LINK } from './opening-link.ts';
+
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 
 import { LabClient, simulatedFailuresFromQuery } from '../worker/client.ts';
 import { App } from './App.tsx';
 import { LabStoreContext } from './lab-context.ts';
-import { LESSONS } from './lessons/index.ts';
 import { createPageStore, PageStoreContext, type PageStore } from './page-state.ts';
 import { createLabStore, type LabStore } from './store.ts';
-import { linkSearch, parseLink } from './url-spec.ts';
+import { linkSearch } from './url-spec.ts';
 import './styles.css';
 
 /** Delay before the URL follows a change, so dragging a slider writes the URL once, not at every position. */
@@ -35,8 +37,6 @@ function keepUrlInStep(store: LabStore, pageStore: PageStore): void {
   pageStore.subscribe((state, previous) => {
     if (state.presentation !== previous.presentation || state.lesson !== previous.lesson || state.lessonStep !== previous.lessonStep) schedule();
   });
-  // The opening link may have had rejected or repeated parameters: show the link that restores what the lab uses.
-  write();
 }
 
 /** Sets the `presentation` class on <html>, whose CSS variables enlarge type and lines. */
@@ -50,9 +50,8 @@ function followPresentationMode(pageStore: PageStore): void {
   });
 }
 
-const link = parseLink(window.location.search, LESSONS);
-const store = createLabStore(link.spec);
-const pageStore = createPageStore(link.page, link.rejected);
+const store = createLabStore(OPENING_LINK.spec);
+const pageStore = createPageStore(OPENING_LINK.page, OPENING_LINK.rejected);
 keepUrlInStep(store, pageStore);
 followPresentationMode(pageStore);
 
