@@ -84,7 +84,7 @@ test.describe('lab page', () => {
     await expect.poll(() => stepCount(page), { timeout: 60_000 }).toBe(2);
 
     await page.getByTestId('run-resume').click();
-    await expect.poll(() => stepCount(page), { timeout: 60_000 }).toBeGreaterThan(2);
+    await expect.poll(() => stepCount(page), { timeout: 150_000 }).toBeGreaterThan(2);
     await page.getByTestId('run-pause').click();
     await expect(page.getByTestId('run-state')).toContainText('paused', { timeout: 30_000 });
     const paused = await stepCount(page);
