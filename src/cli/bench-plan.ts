@@ -13,7 +13,15 @@ export type Workload = PeerWorkload;
 export interface Repeats {
   repeats: number;
   warmup: number;
+  /** The lab time after which no further repeat of the workload starts (see interleave). */
+  budgetMs: number;
 }
+
+/**
+ * The lab time one workload may take on one backend before the bench stops
+ * repeating it: a WebGPU step on SwiftShader took 90 s here under load.
+ */
+const WORKLOAD_BUDGET_MS = 120_000;
 
 export interface BackendPlan {
   environment: 'node' | 'chromium';
@@ -43,8 +51,10 @@ export function backendPlan(environment: BackendPlan['environment'], backend: st
   return {
     environment,
     backend,
-    steps: slow ? { repeats: Math.max(2, Math.round(options.repeats / 5)), warmup: 1 } : { repeats: options.repeats, warmup: 2 },
-    ntk: slow ? { repeats: 1, warmup: 0 } : { repeats: options.ntkRepeats, warmup: 1 },
+    steps: slow
+      ? { repeats: Math.max(2, Math.round(options.repeats / 5)), warmup: 1, budgetMs: WORKLOAD_BUDGET_MS }
+      : { repeats: options.repeats, warmup: 2, budgetMs: WORKLOAD_BUDGET_MS },
+    ntk: slow ? { repeats: 1, warmup: 0, budgetMs: WORKLOAD_BUDGET_MS } : { repeats: options.ntkRepeats, warmup: 1, budgetMs: WORKLOAD_BUDGET_MS },
     spectrum,
   };
 }

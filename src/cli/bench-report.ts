@@ -301,7 +301,8 @@ ${Object.entries(WORKLOAD_NAMES)
   run. PyTorch runs 2 threads on 2 cores, so a busy core slows it far more than the single-threaded lab: its step took
   several times longer while Chromium was open than during the Node section. A speed target counts as met only when all
   three ratios meet it and the backend passed the agreement check.
-  Slow backends (node cpu, chromium webgl and webgpu) run a fifth of the step repeats (at least 2) and one NTK.
+  Slow backends (node cpu, chromium webgl and webgpu) run a fifth of the step repeats (at least 2) and one NTK, and no
+  workload starts another repeat once the lab has spent 120 s on it; the repeats column counts what ran.
 - **Shared machine.** Other builds and browsers ran on the same 2 cores during the run, so absolute times are noisy;
   ratios from interleaved repeats are the figures to compare. Load average (1/5/15 min): ${loads}.
 

@@ -49,22 +49,28 @@ export function median(values: readonly number[]): number {
  * Runs `warmup` untimed pairs, then `repeats` timed pairs of the lab and the
  * peer. The order within a pair alternates (AB, BA, AB, …) so that neither
  * side always runs right after the other's cache and allocator traffic.
+ * Once the lab's runs of this workload, warm-up included, have taken
+ * `budgetMs`, no further repeat starts; at least one timed pair always runs.
  */
 export async function interleave(
   ours: TimedRun,
   peer: TimedRun | null,
-  options: { repeats: number; warmup: number },
+  options: { repeats: number; warmup: number; budgetMs?: number },
 ): Promise<{ ours: number[]; peer: number[] }> {
-  for (let i = 0; i < options.warmup; i++) {
-    await ours();
+  const budgetMs = options.budgetMs ?? Infinity;
+  let spentMs = 0;
+  for (let i = 0; i < options.warmup && spentMs < budgetMs; i++) {
+    spentMs += await ours();
     if (peer !== null) await peer();
   }
 
   const oursTimes: number[] = [];
   const peerTimes: number[] = [];
-  for (let i = 0; i < options.repeats; i++) {
+  for (let i = 0; i < options.repeats && (i === 0 || spentMs < budgetMs); i++) {
     if (peer !== null && i % 2 === 1) peerTimes.push(await peer());
-    oursTimes.push(await ours());
+    const time = await ours();
+    oursTimes.push(time);
+    spentMs += time;
     if (peer !== null && i % 2 === 0) peerTimes.push(await peer());
   }
   return { ours: oursTimes, peer: peerTimes };
