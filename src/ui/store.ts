@@ -165,10 +165,6 @@ export function createLabStore(initialSpec: ExperimentSpec = { ...DEFAULT_SPEC }
         const patch: Partial<LabState> = {};
         const events = messages.flatMap((message) => (message.kind === 'events' ? message.events : []));
         if (events.length > 0) ({ run, analysis } = appendEvents(run, analysis, events));
-        // The worker sends state messages only on changes, so the step counter follows the step events.
-        for (const event of events) {
-          if (event.type === 'step') patch.step = event.step;
-        }
 
         for (const message of messages) {
           switch (message.kind) {
@@ -197,6 +193,10 @@ export function createLabStore(initialSpec: ExperimentSpec = { ...DEFAULT_SPEC }
               get().notify('error', message.message);
               break;
             case 'events':
+              // The worker sends state messages only on changes, so the step counter follows the step events.
+              for (const event of message.events) {
+                if (event.type === 'step') patch.step = event.step;
+              }
               break;
           }
         }
