@@ -104,7 +104,7 @@ describe('saved runs store', () => {
   });
 
   test('lambda sweep runs one after another', async () => {
-    const { saved, worker, disconnect } = await setUp();
+    const { lab, saved, worker, disconnect } = await setUp();
 
     await saved.getState().runLambdaSweep('0, 0.001; 0.1');
 
@@ -114,6 +114,7 @@ describe('saved runs store', () => {
     expect(saved.getState().runs.map((run) => run.name).sort()).toEqual(['λ = 0', 'λ = 0.001', 'λ = 0.1']);
     expect(saved.getState().runs.map((run) => run.lambda).sort()).toEqual([0, 0.001, 0.1]);
     expect(saved.getState().sweep).toBeNull();
+    expect(lab.getState().spec.lambda).toBe(0);
     expect(saved.getState().message?.text).toBe('λ sweep done: 3 runs saved and overlaid.');
     disconnect();
   });

@@ -146,27 +146,29 @@ function SavedRunRow({ run }: { run: SavedRunSummary }) {
       <td>{run.lambda}</td>
       <td>{run.steps}</td>
       <td data-testid="saved-run-accuracy">{run.finalEvalAccuracy === null ? '–' : formatPercent(run.finalEvalAccuracy)}</td>
-      <td className="saved-actions">
-        <button type="button" data-testid="show-run" onClick={() => void show(run.id)} disabled={shown}>
-          Show
-        </button>
-        <button type="button" data-testid="rename-run" onClick={() => setDraft(run.name)} disabled={draft !== null}>
-          Rename
-        </button>
-        {confirmingDelete ? (
-          <>
-            <button type="button" className="danger" data-testid="confirm-delete" onClick={() => void remove(run.id)}>
-              Delete for good
-            </button>
-            <button type="button" onClick={() => setConfirmingDelete(false)}>
-              Keep
-            </button>
-          </>
-        ) : (
-          <button type="button" data-testid="delete-run" onClick={() => setConfirmingDelete(true)}>
-            Delete
+      <td>
+        <div className="saved-actions">
+          <button type="button" data-testid="show-run" onClick={() => void show(run.id)} disabled={shown}>
+            Show
           </button>
-        )}
+          <button type="button" data-testid="rename-run" onClick={() => setDraft(run.name)} disabled={draft !== null}>
+            Rename
+          </button>
+          {confirmingDelete ? (
+            <>
+              <button type="button" className="danger" data-testid="confirm-delete" onClick={() => void remove(run.id)}>
+                Delete for good
+              </button>
+              <button type="button" onClick={() => setConfirmingDelete(false)}>
+                Keep
+              </button>
+            </>
+          ) : (
+            <button type="button" data-testid="delete-run" onClick={() => setConfirmingDelete(true)}>
+              Delete
+            </button>
+          )}
+        </div>
       </td>
     </tr>
   );

@@ -373,6 +373,7 @@ export function createSavedStore(labStore: LabStore, openDb: () => Promise<Saved
 
         const { lambdas } = parsed;
         const finished: string[] = [];
+        const originalLambda = labStore.getState().spec.lambda;
         set({ overlays: [], shown: null, message: null, sweep: { lambdas, index: 0, runName: `λ = ${lambdas[0]}`, cancelled: false } });
         try {
           for (const [index, lambda] of lambdas.entries()) {
@@ -409,6 +410,8 @@ export function createSavedStore(labStore: LabStore, openDb: () => Promise<Saved
               : { level: 'info', text: `λ sweep done: ${finished.length} runs saved and overlaid.` },
           });
         } finally {
+          // The controls get back the λ they had before the sweep.
+          if (!isRunActive(labStore.getState().runState)) labStore.getState().applySpec({ lambda: originalLambda });
           set({ sweep: null });
         }
       },
