@@ -57,6 +57,8 @@ export interface LabPort {
   cancel(task: TaskKind): Promise<void>;
   simulateDeviceLoss(): Promise<void>;
   memory(): Promise<{ numTensors: number; numBytes: number }>;
+  /** The run's θ as a safetensors file. Optional, so that test ports that never export need not implement it. */
+  exportAdapters?(): Promise<Uint8Array>;
 }
 
 export interface LabState {
@@ -110,6 +112,8 @@ export interface LabActions {
   simulateDeviceLoss(): void;
   /** Reads the worker's tensor count and bytes into `memory`. */
   readMemory(): void;
+  /** Returns the worker's run θ as a safetensors file; rejects with a one-line message. */
+  exportAdapters(): Promise<Uint8Array>;
 }
 
 export type LabStore = StoreApi<LabState & LabActions>;
@@ -343,6 +347,11 @@ export function createLabStore(initialSpec: ExperimentSpec = { ...DEFAULT_SPEC }
         call(async (worker) => {
           set({ memory: await worker.memory() });
         });
+      },
+
+      exportAdapters() {
+        if (port?.exportAdapters === undefined) return Promise.reject(new Error('The lab worker is not running yet; wait for the backend to load.'));
+        return port.exportAdapters();
       },
 
       refreshPreview() {

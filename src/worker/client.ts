@@ -167,6 +167,10 @@ export class LabClient {
     return this.call((api) => api.memory());
   }
 
+  exportAdapters(): Promise<Uint8Array> {
+    return this.call((api) => api.exportAdapters());
+  }
+
   /** Ends the worker for good; later calls reject. */
   terminate(): void {
     this.terminated = true;

@@ -17,11 +17,13 @@ import * as tf from '@tensorflow/tfjs';
 import type { LabEvent, PreviewEvent } from '../core/events.ts';
 import { tryParseAdapterGrid } from '../core/model/adapters.ts';
 import { jacobianChangeAsync } from '../core/ntk/jacobian-change.ts';
+import { flattenTheta } from '../core/model/lora.ts';
 import { blockKernelKey, computeBlockKernels, subsetPreview, type BlockKernels } from '../core/ntk/preview.ts';
 import { FineTuneRun, type RunnerInputs } from '../core/runner.ts';
 import { formatSpecIssue, validateSpec, type ExperimentSpec } from '../core/spec.ts';
 import { runSweep } from '../core/sweep.ts';
 import { CancelledError } from '../core/task-control.ts';
+import { encodeAdapterFile } from '../ui/export/adapter-file.ts';
 import { firstLine, type BackendOptions } from './backend-order.ts';
 import { folderName, loadLabData, LOAD_STEPS, type FetchFn } from './loading.ts';
 import { MessageBatcher } from './message-batcher.ts';
@@ -348,6 +350,25 @@ export class LabHost implements LabWorkerApi {
     await this.withRun(async () => this.disposeRun());
     this.blockKernels = null;
     this.session?.outbox.dispose();
+  }
+
+  async exportAdapters(): Promise<Uint8Array> {
+    this.requireSession();
+    return this.withRun(async () => {
+      const run = this.run;
+      if (run === null) throw new Error(`no run to export (the run is ${this.state}); start a run, then export its adapters`);
+
+      // One download of the flat θ, split by the layout's offsets.
+      const flat = flattenTheta(run.theta);
+      let values: Float32Array;
+      try {
+        values = (await flat.data()) as Float32Array;
+      } finally {
+        flat.dispose();
+      }
+      const tensors = run.layout.entries.map((entry) => values.slice(entry.offset, entry.offset + entry.size));
+      return encodeAdapterFile(run.layout, tensors, { spec: run.spec, step: run.step, backend: tf.getBackend() });
+    });
   }
 
   async memory(): Promise<{ numTensors: number; numBytes: number }> {

@@ -102,4 +102,10 @@ export interface LabWorkerApi {
   simulateDeviceLoss(): Promise<void>;
   /** tf.memory() of the worker, for leak checks in tests. */
   memory(): Promise<{ numTensors: number; numBytes: number }>;
+  /**
+   * Encodes the current run's θ (the real model) as a safetensors file with
+   * PEFT-style tensor names and the spec and step as metadata. Rejects when
+   * no run exists: before the first start, after reset or after an error.
+   */
+  exportAdapters(): Promise<Uint8Array>;
 }

@@ -1,11 +1,20 @@
+import { readFileSync } from 'node:fs';
+
+import * as tf from '@tensorflow/tfjs';
 import { describe, expect, test } from 'vitest';
 
+import { encodeCheckpoint } from '../../src/core/checkpoint/checkpoint.ts';
 import { decodeSafetensors } from '../../src/core/checkpoint/safetensors.ts';
 import { parseAdapterGrid } from '../../src/core/model/adapters.ts';
 import { DEFAULT_GPT_CONFIG } from '../../src/core/model/config.ts';
 import { createThetaLayout } from '../../src/core/model/lora.ts';
 import { DEFAULT_SPEC } from '../../src/core/spec.ts';
+import { disposeParams } from '../../src/core/model/params.ts';
 import { decodeAdapterFile, encodeAdapterFile } from '../../src/ui/export/adapter-file.ts';
+import { selectBackend } from '../../src/worker/backend-order.ts';
+import { LabHost } from '../../src/worker/lab-host.ts';
+import type { WorkerMessage } from '../../src/worker/protocol.ts';
+import { createTestCheckpoint, NTK_TEST_CONFIG, tinySpec } from './ntk-fixtures.ts';
 
 const SPEC = { ...DEFAULT_SPEC, adapters: 'qv.-.f.-', r: 2 };
 
@@ -62,5 +71,83 @@ describe('adapter file', () => {
     const layout = layoutOf('lora');
 
     expect(() => encodeAdapterFile(layout, [], { spec: SPEC, step: 0, backend: 'cpu' })).toThrow('the layout has 6 tensors but 0 were given');
+  });
+});
+
+/** Starts a LabHost on the cpu backend that serves the tiny test checkpoint as "/models/tiny/". */
+async function tinyHost(messages: WorkerMessage[]): Promise<LabHost> {
+  await tf.setBackend('cpu');
+  const checkpoint = createTestCheckpoint();
+  const encoded = await encodeCheckpoint(checkpoint);
+  disposeParams(checkpoint.params);
+  const files = new Map<string, string | Uint8Array<ArrayBuffer>>([
+    ['/models/tiny/config.json', encoded.config],
+    ['/models/tiny/tokenizer.json', encoded.tokenizer],
+    ['/models/tiny/model.safetensors', new Uint8Array(encoded.weights)],
+    ['/data/task-sources.json', readFileSync('public/data/task-sources.json', 'utf8')],
+  ]);
+  const host = new LabHost({
+    selectBackend: (options) =>
+      selectBackend(options, async (backend) => {
+        if (backend !== 'cpu') return { ok: false, reason: 'not available in Node' };
+        await tf.setBackend('cpu');
+        return { ok: true };
+      }),
+    fetch: async (url) => {
+      const body = files.get(url);
+      return body === undefined ? new Response('missing', { status: 404 }) : new Response(body, { status: 200 });
+    },
+    watchDeviceLoss: () => undefined,
+    destroyGpuDevice: () => undefined,
+    batchIntervalMs: 5,
+  });
+  await host.init(
+    { exclude: [], simulateFailure: [], modelUrl: '/models/tiny/', dataUrl: '/data/task-sources.json' },
+    (batch) => messages.push(...batch),
+  );
+  return host;
+}
+
+async function waitForState(messages: WorkerMessage[], state: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!messages.some((message) => message.kind === 'state' && message.state === state)) {
+    if (Date.now() > deadline) throw new Error(`the run did not reach ${state} within 60 s`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('LabHost.exportAdapters', () => {
+  test('writes the trained theta', async () => {
+    const messages: WorkerMessage[] = [];
+    const host = await tinyHost(messages);
+    const spec = tinySpec({ model: 'tiny', steps: 2, linearized: false });
+    try {
+      await expect(host.exportAdapters()).rejects.toThrow('no run to export (the run is idle); start a run, then export its adapters');
+
+      await host.start(spec);
+      await waitForState(messages, 'done');
+      const { tensors, spec: written, step } = decodeAdapterFile(await host.exportAdapters());
+
+      const layout = createThetaLayout(NTK_TEST_CONFIG, {
+        grid: parseAdapterGrid(spec.adapters),
+        mode: spec.mode,
+        r: spec.r,
+        loraAlpha: spec.loraAlpha,
+        rslora: spec.rslora,
+        init: spec.init,
+      });
+      expect(Object.keys(tensors).sort()).toEqual(layout.entries.map((entry) => `base_model.model.${entry.name}`).sort());
+      for (const entry of layout.entries) {
+        const tensor = tensors[`base_model.model.${entry.name}`];
+        expect(tensor?.shape).toEqual(entry.shape);
+        expect([...(tensor?.data ?? [])].every(Number.isFinite)).toBe(true);
+      }
+      expect(step).toBe(2);
+      expect(written).toEqual(spec);
+      // Two Adam steps move B away from its zero init.
+      expect([...(tensors['base_model.model.h.0.attn.q.lora_B.weight']?.data ?? [])].some((value) => value !== 0)).toBe(true);
+    } finally {
+      await host.dispose();
+    }
   });
 });

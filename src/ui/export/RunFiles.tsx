@@ -17,6 +17,7 @@ export function RunFiles() {
   const currentRecord = useSaved((state) => state.currentRecord);
   const importRecord = useSaved((state) => state.importRecord);
   const setMessage = useSaved((state) => state.setMessage);
+  const exportAdapters = useLab((state) => state.exportAdapters);
   const run = shown?.run ?? liveRun;
   const hasRun = run.config !== null;
 
@@ -31,6 +32,16 @@ export function RunFiles() {
       return;
     }
     saveText(formatRunRecord(record), 'run', 'json', 'application/json');
+  };
+
+  // θ lives in the worker, so only the live run's adapters can be exported.
+  const saveAdapters = async (): Promise<void> => {
+    try {
+      const bytes = await exportAdapters();
+      downloadBlob(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }), exportFileName('adapters', 'safetensors'));
+    } catch (error) {
+      setMessage({ level: 'error', text: `Exporting the adapters failed: ${error instanceof Error ? error.message : String(error)}.` });
+    }
   };
 
   const loadFile = async (event: ChangeEvent<HTMLInputElement>): Promise<void> => {
@@ -58,6 +69,15 @@ export function RunFiles() {
       </button>
       <button type="button" data-testid="export-record" disabled={!hasRun} onClick={exportRecord} title="Spec, events, backend and times; Load run record shows it again">
         Run record JSON
+      </button>
+      <button
+        type="button"
+        data-testid="export-adapters"
+        disabled={shown !== null || liveRun.config === null}
+        onClick={() => void saveAdapters()}
+        title={shown === null ? 'The trained θ of the live run, with PEFT-style tensor names' : 'Only the live run’s adapters are in the worker; go back to the live run to export them'}
+      >
+        Adapters .safetensors
       </button>
       <label className="file-button" title="Show a run record JSON file in the charts and keep it in Saved runs">
         Load run record…
