@@ -1,6 +1,6 @@
 /**
  * TeX rendered by KaTeX, and prose with inline TeX between single dollar signs.
- * Only the lessons' own constant strings reach KaTeX; nothing from a link or
+ * Only the lessons' own constant strings reach KaTeX. Nothing from a link or
  * a task text does.
  */
 import katex from 'katex';
@@ -24,17 +24,33 @@ export function Tex({ tex, display = false }: TexProps) {
   return <span ref={ref} className={display ? 'tex tex-display' : 'tex'} data-tex={tex} />;
 }
 
-/** Splits "text $tex$ text" into its text and TeX parts; odd indices are TeX. */
+/** Splits "text $tex$ text" into its text and TeX parts. The odd indices are TeX. */
 export function splitInlineTex(text: string): string[] {
   return text.split(/\$([^$]+)\$/);
 }
 
+/** Punctuation right after a formula, which must not wrap onto the next line alone. */
+const TRAILING_PUNCTUATION = /^[.,;:!?)]+/;
+
 /** Renders a paragraph of prose whose $…$ parts are inline formulas. */
 export function Prose({ text, className }: { text: string; className?: string }) {
   const parts = splitInlineTex(text);
-  return (
-    <p className={className}>
-      {parts.map((part, index) => (index % 2 === 1 ? <Tex key={index} tex={part} /> : part))}
-    </p>
-  );
+  const children = [];
+  for (let index = 0; index < parts.length; index++) {
+    const part = parts[index] as string;
+    if (index % 2 === 0) {
+      // A formula already took this text's leading punctuation.
+      const glued = index > 0 ? (TRAILING_PUNCTUATION.exec(part)?.[0] ?? '') : '';
+      children.push(part.slice(glued.length));
+      continue;
+    }
+    const punctuation = TRAILING_PUNCTUATION.exec(parts[index + 1] ?? '')?.[0] ?? '';
+    children.push(
+      <span key={index} className="tex-inline">
+        <Tex tex={part} />
+        {punctuation}
+      </span>,
+    );
+  }
+  return <p className={className}>{children}</p>;
 }

@@ -3,7 +3,7 @@
  * (also on the key P) and "Copy link". Also the notice that lists the
  * parameters of the opening link that the lab rejected.
  */
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useRef, useState, type RefObject } from 'react';
 
 import { DEFAULT_SPEC } from '../../core/spec.ts';
 import { useLab } from '../lab-context.ts';
@@ -11,17 +11,38 @@ import { findLesson, LESSONS } from '../lessons/index.ts';
 import { usePage } from '../page-state.ts';
 import { linkSearch } from '../url-spec.ts';
 
-/** Link problems shown at most; a longer list ends with a count of the rest. */
+/** The maximum number of link problems listed. A longer list ends with a count of the rest. */
 const MAX_SHOWN_PROBLEMS = 20;
 
 export function LinkBar() {
+  const ref = useRef<HTMLDivElement | null>(null);
+  usePublishedHeaderHeight(ref);
   return (
-    <div className="link-bar" role="group" aria-label="Page tools">
+    <div ref={ref} className="link-bar" role="group" aria-label="Page tools">
       <LessonMenu />
       <PresentationToggle />
       <CopyLink />
     </div>
   );
+}
+
+/**
+ * Publishes the height of the header around `inside` as the CSS variable
+ * --lab-header-height, so the sticky sidebar and lesson column start below
+ * the header when it wraps, as in presentation mode or on narrow screens.
+ */
+function usePublishedHeaderHeight(inside: RefObject<HTMLElement | null>): void {
+  useEffect(() => {
+    const header = inside.current?.closest<HTMLElement>('.lab-header');
+    if (header === null || header === undefined) return undefined;
+    const root = document.documentElement;
+    const observer = new ResizeObserver(() => root.style.setProperty('--lab-header-height', `${header.offsetHeight}px`));
+    observer.observe(header);
+    return () => {
+      observer.disconnect();
+      root.style.removeProperty('--lab-header-height');
+    };
+  }, [inside]);
 }
 
 function LessonMenu() {
