@@ -4,7 +4,7 @@
  * and the adapters as safetensors. Loading broken run records gives one-line
  * messages and keeps what the page showed. Screenshots go to /tmp/export-shots.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 import { expect, test, type Download, type Page } from '@playwright/test';
 
@@ -92,6 +92,8 @@ test.describe('export', () => {
       expect(png.download.suggestedFilename()).toMatch(new RegExp(`^ntk-lab-${chart.id}-.*\\.png$`));
       expect([...png.bytes.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
       expect(png.bytes.readUInt32BE(16), `PNG width of ${chart.id}`).toBe(parsed.width * 2);
+      writeFileSync(`${SHOTS}/exported-${chart.id}.png`, png.bytes);
+      writeFileSync(`${SHOTS}/exported-${chart.id}.svg`, svg.bytes);
     }
     await page.screenshot({ path: `${SHOTS}/after-exports.png` });
 

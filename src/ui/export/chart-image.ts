@@ -73,7 +73,7 @@ export function chartImage(card: HTMLElement, title: string): ChartImage {
 
   const container = source.parentElement as HTMLElement;
   y = drawLegend(root, container, width, y, textFont);
-  y = drawReadout(root, container, y, textFont);
+  y = drawReadout(root, container, width, y, textFont);
 
   const plot = inlineStyledClone(source);
   plot.setAttribute('x', '0');
@@ -186,16 +186,37 @@ function drawLegend(root: SVGSVGElement, container: HTMLElement, width: number, 
   return y + rowHeight + LINE_GAP;
 }
 
-/** Draws the readout lines (derived numbers such as η_max) as text; returns the y below them. */
-function drawReadout(root: SVGSVGElement, container: HTMLElement, top: number, font: Font): number {
+/** Draws the readout lines (derived numbers such as η_max) as text wrapped to the width; returns the y below them. */
+function drawReadout(root: SVGSVGElement, container: HTMLElement, width: number, top: number, font: Font): number {
   const lines = [...container.querySelectorAll<HTMLElement>(':scope > .chart-readout .readout-line')];
+  const measure = textMeasurer(font);
   let y = top;
   for (const line of lines) {
-    y += font.size;
-    root.appendChild(textElement(line.textContent ?? '', PADDING, y, font, getComputedStyle(line).color));
-    y += LINE_GAP;
+    const color = getComputedStyle(line).color;
+    for (const row of wrapWords(line.textContent ?? '', width - 2 * PADDING, measure)) {
+      y += font.size;
+      root.appendChild(textElement(row, PADDING, y, font, color));
+      y += LINE_GAP;
+    }
   }
   return lines.length > 0 ? y + LINE_GAP : y;
+}
+
+/** Splits text at spaces into rows no wider than maxWidth; a single word wider than that gets a row of its own. */
+function wrapWords(text: string, maxWidth: number, measure: (text: string) => number): string[] {
+  const rows: string[] = [];
+  let row = '';
+  for (const word of text.split(' ')) {
+    const candidate = row === '' ? word : `${row} ${word}`;
+    if (row !== '' && measure(candidate) > maxWidth) {
+      rows.push(row);
+      row = word;
+    } else {
+      row = candidate;
+    }
+  }
+  if (row !== '') rows.push(row);
+  return rows;
 }
 
 function textElement(text: string, x: number, y: number, font: Font, color: string): SVGTextElement {
