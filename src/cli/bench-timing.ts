@@ -7,7 +7,7 @@
 export type TimedRun = () => Promise<number>;
 
 export interface TimingSeries {
-  /** Where the lab side ran: "node" or "chromium". */
+  /** The lab side's environment: "node" or "chromium". */
   environment: string;
   backend: string;
   workload: string;
