@@ -66,12 +66,16 @@ test.describe('offline', () => {
     await page.goto(`${ORIGIN}/?${TINY}`);
     await expect(page.getByTestId('backend')).not.toHaveText(/starting/, { timeout: 60_000 });
     // The service worker has precached every file once it is active and controls the page.
-    await page.evaluate(async () => {
-      await navigator.serviceWorker.ready;
-      if (navigator.serviceWorker.controller === null) {
-        await new Promise<void>((resolve) => navigator.serviceWorker.addEventListener('controllerchange', () => resolve(), { once: true }));
-      }
-    });
+    await page.evaluate(async (timeoutMs) => {
+      const controlled = (async () => {
+        await navigator.serviceWorker.ready;
+        if (navigator.serviceWorker.controller === null) {
+          await new Promise<void>((resolve) => navigator.serviceWorker.addEventListener('controllerchange', () => resolve(), { once: true }));
+        }
+      })();
+      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no service worker controls the page after ${timeoutMs} ms`)), timeoutMs));
+      await Promise.race([controlled, timeout]);
+    }, 30_000);
     const cached = await page.evaluate(async () => (await Promise.all((await caches.keys()).map(async (name) => (await (await caches.open(name)).keys()).map((request) => new URL(request.url).pathname)))).flat());
     expect(cached).toEqual(expect.arrayContaining(['/index.html', '/models/brown-gpt/model.safetensors', '/models/brown-gpt/config.json', '/data/task-sources.json']));
 
