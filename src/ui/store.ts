@@ -26,6 +26,8 @@ export const PREVIEW_KEYS: readonly SpecKey[] = [
   'init',
   'seed',
   'trainSize',
+  // For genre tasks the eval share decides which texts feed the train split, so it moves the probe set too.
+  'evalSize',
   'probeSize',
 ];
 
