@@ -119,16 +119,16 @@ function RunCharts() {
   const preview = useLab((state) => state.analysis.preview);
   const liveSpec = useLab((state) => state.runSpec ?? state.spec);
   // A saved run shown from the list replaces the live run; overlays are other runs drawn for comparison.
-  const shown = useSaved((state) => state.shown);
+  const shownRun = useSaved((state) => state.shownRun);
   const overlays = useSaved((state) => state.overlays);
-  const run = shown?.run ?? liveRun;
-  const spec = shown?.record.spec ?? liveSpec;
+  const run = shownRun?.run ?? liveRun;
+  const spec = shownRun?.record.spec ?? liveSpec;
 
   return (
     <section className="charts" aria-label="Training charts">
       <LossChart metric="loss" evals={run.evals} steps={run.steps} theory={run.theory} spec={spec} config={run.config} overlays={overlays} />
       <LossChart metric="accuracy" evals={run.evals} steps={run.steps} theory={run.theory} spec={spec} config={run.config} overlays={overlays} />
-      <SpectrumChart ntk={run.ntk} preview={shown === null ? preview : null} lr={spec.lr} lambda={spec.lambda} />
+      <SpectrumChart ntk={run.ntk} preview={shownRun === null ? preview : null} lr={spec.lr} lambda={spec.lambda} />
       <SpectrumHeatmap ntk={run.ntk} />
       <DivergenceChart divergence={run.divergence} overlays={overlays} />
       <DistanceChart divergence={run.divergence} steps={run.steps} lambda={spec.lambda} overlays={overlays} />

@@ -19,7 +19,7 @@ import { appendEvents, EMPTY_ANALYSIS, EMPTY_RUN } from '../../src/ui/run-data.t
 import { parseEventLines } from './fixtures/run-events.ts';
 
 const SHOTS = '/tmp/export-shots';
-// Tiny runs on the wasm backend: WebGPU and WebGL run on SwiftShader here, which is several times slower on a shared CPU.
+// Tiny runs on the wasm backend: in the test Chromium, WebGPU and WebGL run on SwiftShader (software), several times slower.
 const TINY = 'trainSize=8&evalSize=8&probeSize=4&batchSize=4&steps=2&evalInterval=1&ntkInterval=1&failBackend=webgpu,webgl';
 
 /** Charts that a finished tiny run fills, each exported as SVG with its series classes. */
@@ -168,9 +168,9 @@ test.describe('export', () => {
     ];
     for (const [name, text, message] of broken) {
       await page.getByTestId('load-record').setInputFiles({ name, mimeType: 'application/json', buffer: Buffer.from(text) });
-      const shown = page.getByTestId('saved-message');
-      await expect(shown).toHaveText(message);
-      expect((await shown.locator('span').textContent())?.includes('\n'), `one line for ${name}`).toBe(false);
+      const messageLine = page.getByTestId('saved-message');
+      await expect(messageLine).toHaveText(message);
+      expect((await messageLine.locator('span').textContent())?.includes('\n'), `one line for ${name}`).toBe(false);
       await expect(page.getByTestId('shown-run-name')).toHaveText('recorded');
       expect(await page.locator('[data-testid="chart-loss"] path.series').count()).toBe(marksBefore);
     }

@@ -13,11 +13,11 @@ import { expect, test } from '@playwright/test';
 
 const PORT = 5185;
 const ORIGIN = `http://127.0.0.1:${PORT}`;
-// Tiny runs on the wasm backend: WebGPU and WebGL run on SwiftShader here, which is several times slower on a shared CPU.
+// Tiny runs on the wasm backend: in the test Chromium, WebGPU and WebGL run on SwiftShader (software), several times slower.
 const TINY = 'trainSize=8&evalSize=8&probeSize=4&batchSize=4&steps=2&evalInterval=1&ntkInterval=1&failBackend=webgpu,webgl';
 const VITE = join('node_modules', '.bin', 'vite');
 
-/** Resolves once `url` answers, or rejects after `timeoutMs`. */
+/** Resolves once `url` returns a 2xx response, or rejects after `timeoutMs`. */
 async function waitForServer(url: string, server: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {

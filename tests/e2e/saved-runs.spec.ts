@@ -15,10 +15,10 @@ import { appendEvents, EMPTY_ANALYSIS, EMPTY_RUN } from '../../src/ui/run-data.t
 import { parseEventLines } from './fixtures/run-events.ts';
 
 const SHOTS = '/tmp/saved-runs-shots';
-// Tiny runs on the wasm backend: WebGPU and WebGL run on SwiftShader here, which is several times slower on a shared CPU.
+// Tiny runs on the wasm backend: in the test Chromium, WebGPU and WebGL run on SwiftShader (software), several times slower.
 const TINY = 'trainSize=8&evalSize=8&probeSize=4&batchSize=4&steps=2&evalInterval=1&ntkInterval=1&failBackend=webgpu,webgl';
 
-/** A run record file built from a recorded run of the fixtures. */
+/** Builds a run record file from a recorded run of the fixtures. */
 function recordFile(fixture: string, name: string): { name: string; mimeType: string; buffer: Buffer } {
   const events = parseEventLines(readFileSync(new URL(`./fixtures/${fixture}`, import.meta.url), 'utf8'));
   const run = appendEvents(EMPTY_RUN, EMPTY_ANALYSIS, events as LabEvent[]).run;
@@ -159,7 +159,7 @@ test.describe('saved runs', () => {
     await openLab(page);
 
     await expect(page.getByTestId('saved-unavailable')).toHaveText(/^Saved runs are unavailable: the browser refused IndexedDB \(SecurityError/);
-    // Loading a record still shows it, and says it is not saved.
+    // Loading a record still shows it, and the message states that it is not saved.
     await page.getByTestId('load-record').setInputFiles(recordFile('run-ce-adam.jsonl', 'ce-adam.json'));
     await expect(page.getByTestId('shown-run-name')).toHaveText('ce-adam');
     await expect(page.getByTestId('saved-message')).toHaveText(/^Showing ce-adam\.json, but it is not saved: Saved runs are unavailable/);

@@ -17,8 +17,8 @@ const RECORDED: LabEvent[] = parseEventLines(readFileSync(new URL('../e2e/fixtur
 let databaseCount = 0;
 
 /**
- * A worker stand-in: start() replays the recorded run with the spec's λ,
- * as the worker's message batches, one batch per macrotask.
+ * Returns a worker stand-in whose start() replays the recorded run with the
+ * spec's λ as the worker's message batches, one batch per macrotask.
  */
 function fakeWorker(store: () => LabStore): { port: LabPort; starts: number[]; activeAtStart: boolean[] } {
   const starts: number[] = [];
@@ -127,8 +127,8 @@ describe('saved runs store', () => {
 
     await saved.getState().importRecord(text, 'folder/my-run.json');
 
-    expect(saved.getState().shown?.name).toBe('my-run');
-    expect(saved.getState().shown?.run.evals).toEqual(lab.getState().run.evals);
+    expect(saved.getState().shownRun?.name).toBe('my-run');
+    expect(saved.getState().shownRun?.run.evals).toEqual(lab.getState().run.evals);
     expect(saved.getState().runs.map((run) => run.name)).toContain('my-run');
     disconnect();
   });
@@ -137,7 +137,7 @@ describe('saved runs store', () => {
     const { saved, disconnect } = await setUp();
     await saved.getState().importRecord('{"format": "ntk-lab-run", "version": 7}', 'old.json');
 
-    expect(saved.getState().shown).toBeNull();
+    expect(saved.getState().shownRun).toBeNull();
     expect(saved.getState().runs).toEqual([]);
     expect(saved.getState().message).toEqual({ level: 'error', text: 'old.json: Unsupported run record version 7; this lab reads version 1.' });
     disconnect();

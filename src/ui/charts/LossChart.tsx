@@ -179,7 +179,8 @@ function render(
 
   // Compared runs may use another loss, and then the axis can name only the kind of quantity.
   const mixedLosses = overlays.some((overlay) => (overlay.run.config?.spec.loss ?? spec.loss) !== spec.loss);
-  const lossName = mixedLosses ? 'loss (each run’s own)' : spec.loss === 'mse' ? 'squared error' : 'cross-entropy';
+  let lossName = spec.loss === 'mse' ? 'squared error' : 'cross-entropy';
+  if (mixedLosses) lossName = 'loss (each run’s own)';
   const lossLabel = `mean ${lossName} per example${logY ? ' (log)' : ''}`;
   drawAxes(
     frame,

@@ -13,12 +13,12 @@ import { formatRunRecord } from './run-record.ts';
 
 export function RunFiles() {
   const liveRun = useLab((state) => state.run);
-  const shown = useSaved((state) => state.shown);
+  const shownRun = useSaved((state) => state.shownRun);
   const currentRecord = useSaved((state) => state.currentRecord);
   const importRecord = useSaved((state) => state.importRecord);
   const setMessage = useSaved((state) => state.setMessage);
   const exportAdapters = useLab((state) => state.exportAdapters);
-  const run = shown?.run ?? liveRun;
+  const run = shownRun?.run ?? liveRun;
   const hasRun = run.config !== null;
 
   const saveText = (text: string, subject: string, extension: string, type: string): void => {
@@ -60,7 +60,7 @@ export function RunFiles() {
 
   return (
     <div className="run-files panel-actions" role="group" aria-label="Run files">
-      <span className="run-files-label">{shown === null ? 'This run:' : `“${shown.name}”:`}</span>
+      <span className="run-files-label">{shownRun === null ? 'This run:' : `“${shownRun.name}”:`}</span>
       <button type="button" data-testid="export-evals-csv" disabled={!hasRun} onClick={() => saveText(evalsToCsv(run.evals), 'evals', 'csv', 'text/csv')} title="One row per evaluation: step, model, split, loss, accuracy">
         Eval metrics CSV
       </button>
@@ -73,9 +73,9 @@ export function RunFiles() {
       <button
         type="button"
         data-testid="export-adapters"
-        disabled={shown !== null || liveRun.config === null}
+        disabled={shownRun !== null || liveRun.config === null}
         onClick={() => void saveAdapters()}
-        title={shown === null ? 'The trained θ of the live run, with PEFT-style tensor names' : 'Only the live run’s adapters are in the worker; go back to the live run to export them'}
+        title={shownRun === null ? 'The trained θ of the live run, with PEFT-style tensor names' : 'Only the live run’s adapters are in the worker; go back to the live run to export them'}
       >
         Adapters .safetensors
       </button>

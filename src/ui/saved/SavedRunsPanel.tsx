@@ -99,7 +99,7 @@ function SavedRunList() {
 
 function SavedRunRow({ run }: { run: SavedRunSummary }) {
   const selected = useSaved((state) => state.selected.includes(run.id));
-  const shown = useSaved((state) => state.shown?.id === run.id);
+  const isShown = useSaved((state) => state.shownRun?.id === run.id);
   const overlay = useSaved((state) => state.overlays.find((entry) => entry.id === run.id));
   const toggleSelected = useSaved((state) => state.toggleSelected);
   const show = useSaved((state) => state.show);
@@ -115,7 +115,7 @@ function SavedRunRow({ run }: { run: SavedRunSummary }) {
   };
 
   return (
-    <tr data-testid="saved-run" data-run-id={run.id} className={shown ? 'saved-shown' : undefined}>
+    <tr data-testid="saved-run" data-run-id={run.id} className={isShown ? 'saved-shown' : undefined}>
       <td>
         <input type="checkbox" aria-label={`Compare ${run.name}`} checked={selected} onChange={() => toggleSelected(run.id)} />
       </td>
@@ -148,7 +148,7 @@ function SavedRunRow({ run }: { run: SavedRunSummary }) {
       <td data-testid="saved-run-accuracy">{run.finalEvalAccuracy === null ? '–' : formatPercent(run.finalEvalAccuracy)}</td>
       <td>
         <div className="saved-actions">
-          <button type="button" data-testid="show-run" onClick={() => void show(run.id)} disabled={shown}>
+          <button type="button" data-testid="show-run" onClick={() => void show(run.id)} disabled={isShown}>
             Show
           </button>
           <button type="button" data-testid="rename-run" onClick={() => setDraft(run.name)} disabled={draft !== null}>

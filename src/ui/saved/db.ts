@@ -1,9 +1,9 @@
 /**
  * Saved runs in IndexedDB, through the `idb` wrapper. Two object stores keep
  * one entry each per run under the same id: a small summary for the list and
- * the full run record. Every write touches both in one transaction, so a
- * failed write (a full quota, say) aborts as a whole and leaves the saved runs
- * as they were.
+ * the full run record. Each write is one transaction (saving and deleting
+ * span both stores), so a failed write, such as one over the storage quota,
+ * aborts as a whole and leaves the saved runs as they were.
  */
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 
@@ -13,7 +13,7 @@ import { describeOpenError, describeStorageError, StorageError } from './storage
 export const SAVED_RUNS_DB_NAME = 'ntk-lab-saved-runs';
 const DB_VERSION = 1;
 
-/** What the saved-runs list shows of a run, without reading its events. */
+/** The fields of a saved run that the list shows, read without its events. */
 export interface SavedRunSummary {
   id: string;
   name: string;

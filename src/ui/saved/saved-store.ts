@@ -46,13 +46,13 @@ export interface SweepProgress {
 export interface SavedState {
   /** False until the database has opened or failed to. */
   loaded: boolean;
-  /** Why saved runs are unavailable, or null while IndexedDB works. */
+  /** The reason saved runs are unavailable, or null while IndexedDB works. */
   storageProblem: string | null;
   runs: SavedRunSummary[];
   /** Ids of the runs ticked for comparison. */
   selected: string[];
   overlays: SavedOverlay[];
-  shown: ShownRun | null;
+  shownRun: ShownRun | null;
   /** The outcome of the last action, shown in the panel. */
   message: SavedMessage | null;
   sweep: SweepProgress | null;
@@ -127,7 +127,7 @@ export function createSavedStore(labStore: LabStore, openDb: () => Promise<Saved
       labStore.subscribe((state, previous) => {
         if (state.runState === previous.runState) return;
         if (state.runState === 'preparing' && !isRunActive(previous.runState)) {
-          set({ liveStartedAt: new Date(), liveEndedAt: null, shown: null });
+          set({ liveStartedAt: new Date(), liveEndedAt: null, shownRun: null });
         }
         const ended = state.runState === 'done' || state.runState === 'stopped';
         if (ended && isRunActive(previous.runState) && state.run.config !== null) {
@@ -142,7 +142,7 @@ export function createSavedStore(labStore: LabStore, openDb: () => Promise<Saved
       runs: [],
       selected: [],
       overlays: [],
-      shown: null,
+      shownRun: null,
       message: null,
       sweep: null,
       liveStartedAt: null,
@@ -244,7 +244,7 @@ export function createSavedStore(labStore: LabStore, openDb: () => Promise<Saved
           set((state) => ({
             message: null,
             overlays: state.overlays.map((overlay) => (overlay.id === id ? { ...overlay, name: trimmed } : overlay)),
-            shown: state.shown?.id === id ? { ...state.shown, name: trimmed } : state.shown,
+            shownRun: state.shownRun?.id === id ? { ...state.shownRun, name: trimmed } : state.shownRun,
           }));
           await get().refresh();
         } catch (error) {
@@ -257,7 +257,7 @@ export function createSavedStore(labStore: LabStore, openDb: () => Promise<Saved
         if (store === null) return;
         try {
           await store.remove(id);
-          set((state) => ({ message: null, shown: state.shown?.id === id ? null : state.shown }));
+          set((state) => ({ message: null, shownRun: state.shownRun?.id === id ? null : state.shownRun }));
           await get().refresh();
         } catch (error) {
           fail(error, 'Deleting the run');
@@ -273,14 +273,14 @@ export function createSavedStore(labStore: LabStore, openDb: () => Promise<Saved
             set({ message: { level: 'error', text: result.message } });
             return;
           }
-          set({ shown: { id, name: result.summary.name, record: result.record, run: runDataFromRecord(result.record) }, message: null });
+          set({ shownRun: { id, name: result.summary.name, record: result.record, run: runDataFromRecord(result.record) }, message: null });
         } catch (error) {
           fail(error, 'Reading the run');
         }
       },
 
       showLive() {
-        set({ shown: null });
+        set({ shownRun: null });
       },
 
       async importRecord(text, fileName) {
@@ -292,7 +292,7 @@ export function createSavedStore(labStore: LabStore, openDb: () => Promise<Saved
         const { record } = parsed;
         const name = baseName(fileName);
         const id = newId();
-        set({ shown: { id: null, name, record, run: runDataFromRecord(record) }, message: null });
+        set({ shownRun: { id: null, name, record, run: runDataFromRecord(record) }, message: null });
 
         if (db === null) {
           set({ message: { level: 'error', text: `Showing ${fileName}, but it is not saved: ${get().storageProblem ?? 'saved runs are not ready yet.'}` } });
@@ -301,7 +301,7 @@ export function createSavedStore(labStore: LabStore, openDb: () => Promise<Saved
         try {
           await db.save(summarizeRecord(id, name, record), record);
           set((state) => ({
-            shown: state.shown?.record === record ? { ...state.shown, id } : state.shown,
+            shownRun: state.shownRun?.record === record ? { ...state.shownRun, id } : state.shownRun,
             message: { level: 'info', text: `Loaded and saved “${name}”.` },
           }));
           await get().refresh();
@@ -311,8 +311,8 @@ export function createSavedStore(labStore: LabStore, openDb: () => Promise<Saved
       },
 
       currentRecord() {
-        const shown = get().shown;
-        if (shown !== null) return shown.record;
+        const shownRun = get().shownRun;
+        if (shownRun !== null) return shownRun.record;
         const lab = labStore.getState();
         if (lab.run.config === null) return null;
         const state = get();
@@ -374,7 +374,7 @@ export function createSavedStore(labStore: LabStore, openDb: () => Promise<Saved
         const { lambdas } = parsed;
         const finished: string[] = [];
         const originalLambda = labStore.getState().spec.lambda;
-        set({ overlays: [], shown: null, message: null, sweep: { lambdas, index: 0, runName: `λ = ${lambdas[0]}`, cancelled: false } });
+        set({ overlays: [], shownRun: null, message: null, sweep: { lambdas, index: 0, runName: `λ = ${lambdas[0]}`, cancelled: false } });
         try {
           for (const [index, lambda] of lambdas.entries()) {
             if (get().sweep?.cancelled !== false) break;
