@@ -30,7 +30,7 @@ export default defineConfig({
   preview: { host: '127.0.0.1', port: 4173, strictPort: true },
   worker: { format: 'es' },
   // Pre-bundle every dependency at server start. Discovering one on first
-  // load makes Vite re-optimize and answer 504 "Outdated Optimize Dep",
+  // load makes Vite re-optimize and respond with 504 "Outdated Optimize Dep",
   // which reloads the page in the middle of a test.
   optimizeDeps: {
     include: [

@@ -43,7 +43,7 @@ export interface Progress {
   label: string;
 }
 
-/** What the store needs from the worker client. */
+/** The worker client methods that the store calls. */
 export interface LabPort {
   preview(spec: ExperimentSpec): Promise<void>;
   selectAdapters(adapters: string, lambda: number): Promise<void>;

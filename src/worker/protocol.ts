@@ -11,7 +11,7 @@ export const BACKEND_ORDER = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
 
 export type BackendName = (typeof BACKEND_ORDER)[number];
 
-/** Which backend runs, and why each faster one was not used. */
+/** The backend in use, and the reason each faster one was skipped. */
 export interface BackendReport {
   backend: BackendName;
   /** One entry per backend tried before the one in use, in order. */
