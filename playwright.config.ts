@@ -6,7 +6,8 @@ const CHROMIUM = '/usr/bin/chromium';
 export default defineConfig({
   testDir: 'tests/e2e',
   timeout: 120_000,
-  retries: 0,
+  // One retry: a test that passes only on its retry is listed as flaky in the report, not hidden.
+  retries: 1,
   workers: 1,
   reporter: [['list']],
   use: {

@@ -6,7 +6,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 
-import { expect, test, type Download, type Page } from '@playwright/test';
+import { expect, test, type Download, type Locator, type Page } from '@playwright/test';
 
 import type { LabEvent } from '../../src/core/events.ts';
 import { parseAdapterGrid } from '../../src/core/model/adapters.ts';
@@ -37,10 +37,27 @@ async function openLab(page: Page, query: string): Promise<void> {
   await expect(page.getByTestId('backend')).not.toHaveText(/starting/, { timeout: 60_000 });
 }
 
-async function download(page: Page, click: () => Promise<void>): Promise<{ download: Download; bytes: Buffer }> {
-  const [file] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), click()]);
-  const path = await file.path();
-  return { download: file, bytes: readFileSync(path) };
+/**
+ * Clicks `button` and returns the file it downloads. The button must be
+ * enabled first, and a click that starts no download fails with what the
+ * page showed, so a failure says why.
+ */
+async function download(page: Page, button: Locator): Promise<{ download: Download; bytes: Buffer }> {
+  await expect(button).toBeEnabled({ timeout: 10_000 });
+  const started = page.waitForEvent('download', { timeout: 30_000 });
+  await button.click({ timeout: 10_000 });
+  let file: Download;
+  try {
+    file = await started;
+  } catch (error) {
+    const shown = await page.evaluate(() => ({
+      runState: document.querySelector('[data-testid="run-state"]')?.textContent ?? null,
+      savedMessage: document.querySelector('[data-testid="saved-message"]')?.textContent ?? null,
+      notices: [...document.querySelectorAll('[data-testid^="notice-"]')].map((notice) => notice.textContent),
+    }));
+    throw new Error(`${String(error).split('\n')[0]}; the page showed ${JSON.stringify(shown)}`);
+  }
+  return { download: file, bytes: readFileSync(await file.path()) };
 }
 
 /** Parses SVG text in the page and returns the parser error, the root's size and the count of `selector` marks. */
@@ -80,7 +97,7 @@ test.describe('export', () => {
     for (const chart of EXPORTED_CHARTS) {
       await page.getByTestId(`export-menu-${chart.id}`).locator('summary').click();
       if (chart.id === 'loss') await page.getByTestId('chart-loss').screenshot({ path: `${SHOTS}/export-menu.png` });
-      const svg = await download(page, () => page.getByTestId(`export-svg-${chart.id}`).click());
+      const svg = await download(page, page.getByTestId(`export-svg-${chart.id}`));
       expect(svg.download.suggestedFilename()).toMatch(new RegExp(`^ntk-lab-${chart.id}-\\d{4}-\\d{2}-\\d{2}T\\d{2}-\\d{2}-\\d{2}Z\\.svg$`));
       const parsed = await inspectSvg(page, svg.bytes.toString('utf8'), chart.mark);
       expect(parsed.error, `SVG of ${chart.id}`).toBeNull();
@@ -88,7 +105,7 @@ test.describe('export', () => {
       if (chart.id !== 'spectrum') expect(parsed.styled, `inlined stroke widths in ${chart.id}`).toBeGreaterThan(0);
 
       await page.getByTestId(`export-menu-${chart.id}`).locator('summary').click();
-      const png = await download(page, () => page.getByTestId(`export-png-${chart.id}`).click());
+      const png = await download(page, page.getByTestId(`export-png-${chart.id}`));
       expect(png.download.suggestedFilename()).toMatch(new RegExp(`^ntk-lab-${chart.id}-.*\\.png$`));
       expect([...png.bytes.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
       expect(png.bytes.readUInt32BE(16), `PNG width of ${chart.id}`).toBe(parsed.width * 2);
@@ -98,7 +115,7 @@ test.describe('export', () => {
     await page.screenshot({ path: `${SHOTS}/after-exports.png` });
 
     // Run record JSON: it parses, and its eval events are the CSV's rows.
-    const json = await download(page, () => page.getByTestId('export-record').click());
+    const json = await download(page, page.getByTestId('export-record'));
     const record = parseRunRecord(json.bytes.toString('utf8'));
     expect(record.ok, record.ok ? '' : record.message).toBe(true);
     if (!record.ok) return;
@@ -108,16 +125,16 @@ test.describe('export', () => {
     expect(evalEvents).toHaveLength(12);
     expect(stepEvents).toHaveLength(4);
 
-    const evalsCsv = parseCsv((await download(page, () => page.getByTestId('export-evals-csv').click())).bytes.toString('utf8'));
+    const evalsCsv = parseCsv((await download(page, page.getByTestId('export-evals-csv'))).bytes.toString('utf8'));
     expect(evalsCsv.fields).toEqual([...EVAL_CSV_COLUMNS]);
     expect(evalsCsv.rows).toHaveLength(evalEvents.length);
     expect(evalsCsv.rows.map((row) => Number(row.accuracy))).toEqual(evalEvents.map((event) => event.accuracy));
-    const stepsCsv = parseCsv((await download(page, () => page.getByTestId('export-steps-csv').click())).bytes.toString('utf8'));
+    const stepsCsv = parseCsv((await download(page, page.getByTestId('export-steps-csv'))).bytes.toString('utf8'));
     expect(stepsCsv.fields).toEqual([...STEP_CSV_COLUMNS]);
     expect(stepsCsv.rows).toHaveLength(stepEvents.length);
 
     // Adapters: tensor names and shapes follow the θ layout of the run's spec, and every value is finite.
-    const adapters = await download(page, () => page.getByTestId('export-adapters').click());
+    const adapters = await download(page, page.getByTestId('export-adapters'));
     expect(adapters.download.suggestedFilename()).toMatch(/^ntk-lab-adapters-.*\.safetensors$/);
     const decoded = decodeAdapterFile(new Uint8Array(adapters.bytes));
     const spec = record.record.spec;

@@ -11,9 +11,10 @@ const TINY = 'trainSize=8&evalSize=8&probeSize=4&batchSize=4&evalInterval=2&ntkI
 /**
  * Training tests skip WebGPU on purpose: on SwiftShader, software WebGPU,
  * one step of the real and the linearized model takes tens of seconds,
- * while WebGL takes about a second.
+ * while WebGL takes about a second and WASM a fraction of one.
  */
 const ON_WEBGL = 'failBackend=webgpu';
+const ON_WASM = 'failBackend=webgpu,webgl';
 
 /** Run charts that must fill while training streams. */
 const RUN_CHARTS = ['loss', 'accuracy', 'spectrum', 'spectrum-heatmap', 'divergence', 'distance', 'drift'];
@@ -99,7 +100,7 @@ test.describe('lab page', () => {
 
   test('run streams data into each chart', async ({ page }) => {
     const errors = collectPageErrors(page);
-    await openLab(page, `${TINY}&steps=30&${ON_WEBGL}`);
+    await openLab(page, `${TINY}&steps=30&${ON_WASM}`);
     expect(await markSize(page, 'weyl')).toBeGreaterThan(0);
 
     await page.getByTestId('run-start').click();
