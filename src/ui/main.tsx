@@ -55,7 +55,10 @@ const pageStore = createPageStore(OPENING_LINK.page, OPENING_LINK.rejected);
 keepUrlInStep(store, pageStore);
 followPresentationMode(pageStore);
 
-const client = new LabClient({ simulateFailure: simulatedFailuresFromQuery(window.location.search) });
+const client = new LabClient({
+  simulateFailure: simulatedFailuresFromQuery(window.location.search),
+  ...(OPENING_LINK.page.backend !== null ? { prefer: OPENING_LINK.page.backend } : {}),
+});
 store.getState().attach(client);
 client.subscribe(
   (messages) => store.getState().receive(messages),

@@ -9,6 +9,7 @@
  * link still opens the lab.
  */
 import { DEFAULT_SPEC, SPEC_KEYS, formatSpecStrings, isSpecKey, parseSpecStrings, validateSpec, type ExperimentSpec, type SpecKey } from '../core/spec.ts';
+import { BACKEND_ORDER, type BackendName } from '../worker/protocol.ts';
 
 /**
  * The link version this lab writes and reads. Raise it when a field's meaning,
@@ -17,7 +18,7 @@ import { DEFAULT_SPEC, SPEC_KEYS, formatSpecStrings, isSpecKey, parseSpecStrings
 export const LINK_VERSION = 1;
 
 /** Query parameters that control the page rather than the experiment. */
-export const PAGE_PARAMS = ['v', 'presentation', 'lesson', 'lessonStep', 'failBackend'] as const;
+export const PAGE_PARAMS = ['v', 'presentation', 'lesson', 'lessonStep', 'backend', 'failBackend'] as const;
 
 /** The lesson fields that the link parser reads. */
 export interface LinkLesson {
@@ -34,6 +35,12 @@ export interface LinkPage {
   lesson: string | null;
   /** The open lesson's step, counted from 0. */
   lessonStep: number;
+  /**
+   * The backend the link requests: the worker skips the ones before it in
+   * the backend order, so the same link runs on the same backend. Null keeps
+   * the order, fastest first.
+   */
+  backend: BackendName | null;
   /** The worker client's failBackend test parameter, passed on unchanged; null when absent. */
   failBackend: string | null;
 }
@@ -114,6 +121,16 @@ function readPresentation(raw: string | null, rejected: LinkProblem[]): boolean 
   return false;
 }
 
+function readBackend(raw: string | null, rejected: LinkProblem[]): BackendName | null {
+  if (raw === null) return null;
+  const backend = BACKEND_ORDER.find((name) => name === raw);
+  if (backend === undefined) {
+    rejected.push({ field: 'backend', message: `got ${showRawValue(raw)}, expected one of ${BACKEND_ORDER.join(', ')}; the fastest backend that starts is used` });
+    return null;
+  }
+  return backend;
+}
+
 function readLesson(raw: string | null, lessons: readonly LinkLesson[], rejected: LinkProblem[]): LinkLesson | null {
   if (raw === null) return null;
   const lesson = lessons.find((candidate) => candidate.id === raw);
@@ -176,6 +193,7 @@ export function parseLink(search: string, lessons: readonly LinkLesson[] = []): 
   const presentation = readPresentation(single('presentation', 'presentation mode stays off'), rejected);
   const lesson = readLesson(single('lesson', 'no lesson is opened'), lessons, rejected);
   const lessonStep = readLessonStep(single('lessonStep', 'the lesson opens at step 1'), lesson, rejected);
+  const backend = readBackend(single('backend', 'the fastest backend that starts is used'), rejected);
   const failBackend = single('failBackend', 'no backend failure is simulated');
 
   const base: ExperimentSpec = lesson !== null && !values.has('v') ? { ...DEFAULT_SPEC, ...lesson.spec } : { ...DEFAULT_SPEC };
@@ -206,7 +224,7 @@ export function parseLink(search: string, lessons: readonly LinkLesson[] = []): 
     for (const issue of combined.errors) rejected.push({ field: issue.field, message: `${issue.message}; every setting keeps its default` });
   }
 
-  return { spec, page: { presentation, lesson: lesson?.id ?? null, lessonStep, failBackend }, rejected };
+  return { spec, page: { presentation, lesson: lesson?.id ?? null, lessonStep, backend, failBackend }, rejected };
 }
 
 /** Returns the query string for a spec: only the fields that differ from the defaults, in schema order. */
@@ -237,6 +255,7 @@ export function linkSearch(spec: ExperimentSpec, page: LinkPage): string {
     params.set('lesson', page.lesson);
     if (page.lessonStep > 0) params.set('lessonStep', String(page.lessonStep + 1));
   }
+  if (page.backend !== null) params.set('backend', page.backend);
   if (page.failBackend !== null) params.set('failBackend', page.failBackend);
   return `?${params.toString()}`;
 }

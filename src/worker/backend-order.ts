@@ -47,6 +47,12 @@ export async function selectBackend(options: BackendOptions, attempt: AttemptBac
   throw new Error(`no tfjs backend started: ${skipped.map(({ backend, reason }) => `${backend}: ${reason}`).join('; ')}`);
 }
 
+/** Returns the backends that come before `preferred` in BACKEND_ORDER; none when no backend is preferred. */
+export function backendsBefore(preferred: BackendName | undefined): BackendName[] {
+  if (preferred === undefined) return [];
+  return BACKEND_ORDER.slice(0, BACKEND_ORDER.indexOf(preferred));
+}
+
 /** Returns the first line of an error's message, or of its string form. */
 export function firstLine(error: unknown): string {
   const text = error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error);

@@ -8,6 +8,7 @@
 import * as Comlink from 'comlink';
 
 import type { ExperimentSpec } from '../core/spec.ts';
+import { backendsBefore } from './backend-order.ts';
 import {
   BACKEND_ORDER,
   type BackendName,
@@ -29,6 +30,8 @@ export interface LabClientOptions {
   simulateFailure?: BackendName[];
   /** Backends never to try. */
   exclude?: BackendName[];
+  /** The backend to start with, such as from the page's `?backend=wasm`: the ones before it in BACKEND_ORDER are skipped. */
+  prefer?: BackendName;
   /** Replacement workers to start after crashes or device loss before giving up; one per backend by default. */
   maxRestarts?: number;
   /** Starts the worker; tests may pass their own. */
@@ -87,6 +90,7 @@ export class LabClient {
   constructor(private readonly options: LabClientOptions = {}) {
     this.maxRestarts = options.maxRestarts ?? BACKEND_ORDER.length;
     for (const backend of options.exclude ?? []) this.excluded.set(backend, 'excluded by the page');
+    for (const backend of backendsBefore(options.prefer)) this.excluded.set(backend, `skipped because the link requests ${options.prefer} (backend=${options.prefer})`);
   }
 
   /** Adds listeners for the worker's message batches and the client's notices; returns a function that removes them. */

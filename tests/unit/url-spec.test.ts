@@ -7,7 +7,7 @@ import { DEFAULT_SPEC, SPEC_FIELDS, SPEC_KEYS, type ExperimentSpec } from '../..
 import { LESSONS } from '../../src/ui/lessons/index.ts';
 import { LINK_VERSION, linkSearch, parseLink, type LinkPage, type ParsedLink } from '../../src/ui/url-spec.ts';
 
-const NO_PAGE: LinkPage = { presentation: false, lesson: null, lessonStep: 0, failBackend: null };
+const NO_PAGE: LinkPage = { presentation: false, lesson: null, lessonStep: 0, backend: null, failBackend: null };
 
 function rejectedFields(link: ParsedLink): string[] {
   return link.rejected.map((problem) => problem.field);
@@ -16,7 +16,7 @@ function rejectedFields(link: ParsedLink): string[] {
 describe('linkSearch', () => {
   it('writes v first, then changed fields in schema order, then page state', () => {
     const spec: ExperimentSpec = { ...DEFAULT_SPEC, steps: 100, lambda: 0.1, task: 'afinn-valence' };
-    const page: LinkPage = { presentation: true, lesson: 'lambda-linear', lessonStep: 2, failBackend: null };
+    const page: LinkPage = { presentation: true, lesson: 'lambda-linear', lessonStep: 2, backend: null, failBackend: null };
 
     expect(linkSearch(spec, page)).toBe('?v=1&task=afinn-valence&lambda=0.1&steps=100&presentation=1&lesson=lambda-linear&lessonStep=3');
   });
@@ -51,7 +51,7 @@ describe('linkSearch', () => {
       linearized: false,
       seed: 2147483647,
     };
-    const page: LinkPage = { presentation: true, lesson: 'layer-choice', lessonStep: 4, failBackend: 'webgpu' };
+    const page: LinkPage = { presentation: true, lesson: 'layer-choice', lessonStep: 4, backend: 'wasm', failBackend: 'webgpu' };
 
     const link = parseLink(linkSearch(spec, page), LESSONS);
 
@@ -64,7 +64,7 @@ describe('linkSearch', () => {
     for (const lesson of LESSONS) {
       for (let step = 0; step < lesson.steps.length; step++) {
         const spec = { ...DEFAULT_SPEC, ...lesson.spec };
-        const page: LinkPage = { presentation: false, lesson: lesson.id, lessonStep: step, failBackend: null };
+        const page: LinkPage = { presentation: false, lesson: lesson.id, lessonStep: step, backend: null, failBackend: null };
         const link = parseLink(linkSearch(spec, page), LESSONS);
         expect(link.spec, lesson.id).toEqual(spec);
         expect(link.page, lesson.id).toEqual(page);
@@ -242,6 +242,18 @@ describe('parseLink', () => {
 
   it('passes failBackend on unchanged', () => {
     expect(parseLink('?failBackend=webgpu,webgl').page.failBackend).toBe('webgpu,webgl');
+  });
+
+  it('reads the preferred backend', () => {
+    expect(parseLink('?backend=wasm').page.backend).toBe('wasm');
+    expect(parseLink('?backend=wasm').rejected).toEqual([]);
+  });
+
+  it('rejects an unknown backend', () => {
+    const link = parseLink('?backend=cuda');
+
+    expect(link.page.backend).toBeNull();
+    expect(link.rejected).toEqual([{ field: 'backend', message: 'got "cuda", expected one of webgpu, webgl, wasm, cpu; the fastest backend that starts is used' }]);
   });
 });
 

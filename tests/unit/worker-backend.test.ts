@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { firstLine, selectBackend, type BackendAttempt } from '../../src/worker/backend-order.ts';
+import { backendsBefore, firstLine, selectBackend, type BackendAttempt } from '../../src/worker/backend-order.ts';
 import type { BackendName } from '../../src/worker/protocol.ts';
 
 /** Returns an attempt function with a fixed outcome per backend, and the list of backends it was called for. */
@@ -87,6 +87,20 @@ describe('selectBackend', () => {
       "no tfjs backend started: webgpu: no navigator.gpu; webgl: tf.setBackend('webgl') returned false; " +
         'wasm: simulated failure; cpu: threw TypeError: broken',
     );
+  });
+});
+
+describe('backendsBefore', () => {
+  it('lists the faster backends to skip', () => {
+    expect(backendsBefore('wasm')).toEqual(['webgpu', 'webgl']);
+  });
+
+  it('skips none for the first backend', () => {
+    expect(backendsBefore('webgpu')).toEqual([]);
+  });
+
+  it('skips none without a preference', () => {
+    expect(backendsBefore(undefined)).toEqual([]);
   });
 });
 
