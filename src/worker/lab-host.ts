@@ -27,6 +27,7 @@ import { encodeAdapterFile } from '../ui/export/adapter-file.ts';
 import { firstLine, type BackendOptions } from './backend-order.ts';
 import { folderName, loadLabData, LOAD_STEPS, type FetchFn } from './loading.ts';
 import { MessageBatcher } from './message-batcher.ts';
+import { markPhase } from './phase-marks.ts';
 import type {
   BackendReport,
   InitOptions,
@@ -98,13 +99,17 @@ export class LabHost implements LabWorkerApi {
     const total = LOAD_STEPS.length + 1;
 
     try {
+      markPhase('init');
       outbox.push({ kind: 'progress', task: 'load', done: 0, total, label: 'starting a tfjs backend' });
       const report = await this.environment.selectBackend(options);
+      markPhase('backend');
       outbox.push({ kind: 'progress', task: 'load', done: 1, total, label: `running on ${report.backend}; loading the model` });
 
       const data = await loadLabData(this.environment.fetch, options, (done, file) => {
+        markPhase(`fetched ${file}`);
         outbox.push({ kind: 'progress', task: 'load', done: done + 1, total, label: `loaded ${file}` });
       });
+      markPhase('decoded');
       this.session = {
         inputs: { ...data, backend: tf.getBackend() },
         modelName: folderName(options.modelUrl),
@@ -137,13 +142,16 @@ export class LabHost implements LabWorkerApi {
 
     await this.cancelTask('preview');
     this.previewKey = key;
+    markPhase('preview');
     this.runTask('preview', async (signal) => {
       const kernels = await computeBlockKernels(checked, session.inputs, {
         signal,
         onProgress: (done, total) => this.post({ kind: 'progress', task: 'preview', done, total, label: 'block kernels at θ₀' }),
+        onPhase: (phase) => markPhase(`preview ${phase}`),
       });
       this.blockKernels = kernels;
       this.postPreview(kernels);
+      markPhase('preview posted');
     });
   }
 

@@ -6,7 +6,11 @@ import * as Comlink from 'comlink';
 
 import { destroyGpuDevice, selectBrowserBackend, watchDeviceLoss } from './backend.ts';
 import { LabHost } from './lab-host.ts';
+import { markPhase } from './phase-marks.ts';
 import type { LabWorkerApi } from './protocol.ts';
+
+// Every import, tfjs and its backends included, has been evaluated by here.
+markPhase('script');
 
 const host: LabWorkerApi = new LabHost({
   selectBackend: selectBrowserBackend,

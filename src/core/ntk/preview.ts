@@ -10,13 +10,13 @@
  * values come from a seed derived from its own name (see initTheta), so the
  * block has the same θ₀ in every subset.
  */
+import { blockKernelsOneRead } from './block-kernels.ts';
 import { jacobianAsync } from './jacobian.ts';
 import type { Kernel } from './kernel.ts';
 import { addMatrices, spectrumStats, symmetricEigen, weylBounds } from './spectrum.ts';
 import type { PreviewEvent } from '../events.ts';
 import { checkAdapterGridLayers, listAdapterBlocks, parseAdapterGrid, type AdapterGrid } from '../model/adapters.ts';
 import { MODULE_LETTERS, MODULES, type ModuleName } from '../model/modules.ts';
-import { blockKernelsAsync } from '../read-async.ts';
 import { FineTuneRun, type RunnerInputs } from '../runner.ts';
 import type { ExperimentSpec } from '../spec.ts';
 import { throwIfCancelled, yieldToEventLoop, type TaskControl } from '../task-control.ts';
@@ -75,6 +75,14 @@ export function allBlocksGrid(nLayer: number): string {
   return Array<string>(nLayer).fill(everyModule).join('.');
 }
 
+/** The steps of computeBlockKernels, in order, as its onPhase callback names them when each one ends. */
+export type BlockKernelPhase = 'setup' | 'jacobian' | 'kernels' | 'eigen';
+
+/** Progress, cancellation and an optional callback at the end of each step. */
+export interface BlockKernelControl extends TaskControl {
+  onPhase?: (phase: BlockKernelPhase) => void;
+}
+
 /**
  * Computes the kernel of every block of the model at θ₀ on the spec's probe
  * set. Progress counts the probe examples of the Jacobian, then one unit per
@@ -84,10 +92,11 @@ export function allBlocksGrid(nLayer: number): string {
 export async function computeBlockKernels(
   spec: ExperimentSpec,
   inputs: RunnerInputs,
-  control: TaskControl = {},
+  control: BlockKernelControl = {},
 ): Promise<BlockKernels> {
   const nLayer = inputs.checkpoint.config.nLayer;
   const run = FineTuneRun.create({ ...spec, adapters: allBlocksGrid(nLayer), linearized: false }, inputs);
+  control.onPhase?.('setup');
   try {
     const n = run.probe.labels.shape[0];
     const c = run.numLabels;
@@ -98,12 +107,14 @@ export async function computeBlockKernels(
       signal: control.signal,
       onProgress: (done) => control.onProgress?.(done, total),
     }); // [n·c, P]
+    control.onPhase?.('jacobian');
     let kernels: Kernel[];
     try {
-      kernels = await blockKernelsAsync(run.layout, J, c);
+      kernels = await blockKernelsOneRead(run.layout, J, c);
     } finally {
       J.dispose();
     }
+    control.onPhase?.('kernels');
 
     const blocks: BlockKernel[] = [];
     for (const [index, kernel] of kernels.entries()) {
@@ -119,6 +130,7 @@ export async function computeBlockKernels(
       control.onProgress?.(n + index + 1, total);
       await yieldToEventLoop();
     }
+    control.onPhase?.('eigen');
     return { key: blockKernelKey(spec), nLayer, n, c, blocks };
   } finally {
     run.dispose();
