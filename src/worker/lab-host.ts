@@ -272,8 +272,8 @@ export class LabHost implements LabWorkerApi {
       let finished = 0;
       this.post({ kind: 'progress', task: 'sweep', done: 0, total, label: 'block kernels of the subsets at θ₀' });
 
-      for await (const event of runSweep(checked, session.inputs, subsets, () => signal.aborted)) {
-        // After a cancel the sweep still reports its cut-short subset and a summary; both are dropped.
+      for await (const event of runSweep(checked, session.inputs, subsets, { signal })) {
+        // A subset that finishes as the cancel arrives is still yielded; it is dropped.
         if (signal.aborted) continue;
         // The union run's config event would reset the UI's run data, and a sweep error is not a run error.
         if (event.type === 'config') continue;
