@@ -1,5 +1,5 @@
 /** The lab page: settings on the left, the model panel and the live charts on the right. */
-import { DEFAULT_SWEEP_SUBSETS } from '../core/sweep.ts';
+import { DEFAULT_SWEEP_SUBSETS } from '../core/sweep-subsets.ts';
 import { DistanceChart } from './charts/DistanceChart.tsx';
 import { DivergenceChart } from './charts/DivergenceChart.tsx';
 import { DriftChart } from './charts/DriftChart.tsx';

@@ -3,7 +3,7 @@
  * Back and Next, and a button that sets each step's settings. The current
  * step's controls and charts are highlighted on the page.
  */
-import { DEFAULT_SWEEP_SUBSETS } from '../../core/sweep.ts';
+import { DEFAULT_SWEEP_SUBSETS } from '../../core/sweep-subsets.ts';
 import { useLab } from '../lab-context.ts';
 import { usePage } from '../page-state.ts';
 import { isRunActive } from '../store.ts';
