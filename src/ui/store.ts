@@ -5,6 +5,7 @@
  */
 import { createStore, type StoreApi } from 'zustand/vanilla';
 
+import { BLOCK_KERNEL_FIELDS } from '../core/ntk/preview-key.ts';
 import { DEFAULT_SPEC, SPEC_KEYS, type ExperimentSpec, type SpecKey } from '../core/spec.ts';
 import type { BackendReport, ClientNotice, LiveSettings, RunState, TaskKind, WorkerMessage } from '../worker/protocol.ts';
 import { appendEvents, EMPTY_ANALYSIS, EMPTY_RUN, type AnalysisData, type RunData } from './run-data.ts';
@@ -16,20 +17,7 @@ export const LIVE_KEYS: readonly SpecKey[] = ['lr', 'lambda'];
 const VIEW_ONLY_KEYS: readonly SpecKey[] = [];
 
 /** Settings that change the kernel at θ₀, so the preview must be recomputed. */
-export const PREVIEW_KEYS: readonly SpecKey[] = [
-  'task',
-  'model',
-  'mode',
-  'r',
-  'loraAlpha',
-  'rslora',
-  'init',
-  'seed',
-  'trainSize',
-  // For genre tasks the eval share decides which texts feed the train split, so it moves the probe set too.
-  'evalSize',
-  'probeSize',
-];
+export const PREVIEW_KEYS: readonly SpecKey[] = BLOCK_KERNEL_FIELDS;
 
 export interface Notice {
   id: number;

@@ -13,6 +13,7 @@
 import { blockKernelsOneRead } from './block-kernels.ts';
 import { jacobianAsync } from './jacobian.ts';
 import type { Kernel } from './kernel.ts';
+import { BLOCK_KERNEL_FIELDS } from './preview-key.ts';
 import { addMatrices, spectrumStats, symmetricEigen, weylBounds } from './spectrum.ts';
 import type { PreviewEvent } from '../events.ts';
 import { checkAdapterGridLayers, listAdapterBlocks, parseAdapterGrid, type AdapterGrid } from '../model/adapters.ts';
@@ -43,26 +44,6 @@ export interface BlockKernels {
   c: number;
   blocks: BlockKernel[];
 }
-
-/**
- * The spec fields that change the block kernels: the probe examples (task,
- * seed and all three sizes, because the eval share decides which Brown texts
- * feed the train split), the model, and θ₀ (mode, rank, scale, init).
- * λ and the adapter choice do not.
- */
-export const BLOCK_KERNEL_FIELDS = [
-  'task',
-  'model',
-  'mode',
-  'r',
-  'loraAlpha',
-  'rslora',
-  'init',
-  'seed',
-  'trainSize',
-  'evalSize',
-  'probeSize',
-] as const satisfies readonly (keyof ExperimentSpec)[];
 
 /** Returns a string that is equal for two specs exactly when their block kernels are equal. */
 export function blockKernelKey(spec: ExperimentSpec): string {
