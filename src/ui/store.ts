@@ -7,7 +7,15 @@ import { createStore, type StoreApi } from 'zustand/vanilla';
 
 import { BLOCK_KERNEL_FIELDS } from '../core/ntk/preview-key.ts';
 import { DEFAULT_SPEC, SPEC_KEYS, type ExperimentSpec, type SpecKey } from '../core/spec.ts';
-import type { BackendReport, ClientNotice, LiveSettings, RunState, TaskKind, WorkerMessage } from '../worker/protocol.ts';
+import type {
+  BackendReport,
+  ClientNotice,
+  LabWorkerApi,
+  LiveSettings,
+  RunState,
+  TaskKind,
+  WorkerMessage,
+} from '../worker/protocol.ts';
 import { appendEvents, EMPTY_ANALYSIS, EMPTY_RUN, type AnalysisData, type RunData } from './run-data.ts';
 
 /** Settings a running experiment takes without a restart. */
@@ -31,25 +39,12 @@ export interface Progress {
   label: string;
 }
 
-/** The worker client methods that the store calls. */
-export interface LabPort {
-  preview(spec: ExperimentSpec): Promise<void>;
-  selectAdapters(adapters: string, lambda: number): Promise<void>;
-  start(spec: ExperimentSpec): Promise<void>;
-  pause(): Promise<void>;
-  resume(): Promise<void>;
-  stepOnce(spec: ExperimentSpec): Promise<void>;
-  stop(): Promise<void>;
-  reset(): Promise<void>;
-  setLive(settings: LiveSettings): Promise<void>;
-  runSweep(spec: ExperimentSpec, subsets: string[]): Promise<void>;
-  measureJacobianChange(spec: ExperimentSpec, radii: number[], directions: number): Promise<void>;
-  cancel(task: TaskKind): Promise<void>;
-  simulateDeviceLoss(): Promise<void>;
-  memory(): Promise<{ numTensors: number; numBytes: number }>;
-  /** The run's θ as a safetensors file. Optional, so that test ports that never export need not implement it. */
-  exportAdapters?(): Promise<Uint8Array>;
-}
+/**
+ * The worker client methods that the store calls: the worker API without
+ * init, which the client runs itself. exportAdapters is optional, so that
+ * test ports that never export need not implement it.
+ */
+export type LabPort = Omit<LabWorkerApi, 'init' | 'exportAdapters'> & Partial<Pick<LabWorkerApi, 'exportAdapters'>>;
 
 export interface LabState {
   /** The settings in the controls. */
