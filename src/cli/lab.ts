@@ -17,7 +17,8 @@ import { encodeSafetensors, type SafetensorsTensor } from '../core/checkpoint/sa
 import type { LabEvent } from '../core/events.ts';
 import { analyzeNtk } from '../core/ntk/analysis.ts';
 import { FineTuneRun, runExperiment } from '../core/runner.ts';
-import { DEFAULT_SWEEP_SUBSETS, runSweep } from '../core/sweep.ts';
+import { runSweep } from '../core/sweep.ts';
+import { DEFAULT_SWEEP_SUBSETS } from '../core/sweep-subsets.ts';
 import type { RunnerInputs } from '../core/runner.ts';
 import { formatSpecIssue, parseSetArgument, parseSpecStrings, SPEC_KEYS, validateSpec, formatSpecStrings, type ExperimentSpec } from '../core/spec.ts';
 

@@ -22,8 +22,6 @@ import { FineTuneRun, type RunnerInputs } from './runner.ts';
 import type { ExperimentSpec } from './spec.ts';
 import { CancelledError, throwIfCancelled, yieldToEventLoop, type CancelSignal } from './task-control.ts';
 
-export { DEFAULT_SWEEP_SUBSETS } from './sweep-subsets.ts';
-
 /** Cancellation of a sweep: once the signal is aborted, the sweep frees its tensors and throws a CancelledError. */
 export interface SweepControl {
   signal?: CancelSignal;
