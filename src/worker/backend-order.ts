@@ -6,7 +6,7 @@
 import { BACKEND_ORDER, type BackendName, type BackendReport, type InitOptions } from './protocol.ts';
 
 /** The outcome of trying to start one backend. */
-export type BackendAttempt = { ok: true; adapter?: string } | { ok: false; reason: string };
+export type BackendAttempt = { ok: true; adapter?: string; software?: boolean } | { ok: false; reason: string };
 
 export type AttemptBackend = (backend: BackendName) => Promise<BackendAttempt>;
 
@@ -39,7 +39,10 @@ export async function selectBackend(options: BackendOptions, attempt: AttemptBac
       result = { ok: false, reason: `threw ${firstLine(error)}` };
     }
     if (result.ok) {
-      return result.adapter === undefined ? { backend, skipped } : { backend, skipped, adapter: result.adapter };
+      const report: BackendReport = { backend, skipped };
+      if (result.adapter !== undefined) report.adapter = result.adapter;
+      if (result.software !== undefined) report.software = result.software;
+      return report;
     }
     skipped.push({ backend, reason: result.reason });
   }
@@ -51,6 +54,11 @@ export async function selectBackend(options: BackendOptions, attempt: AttemptBac
 export function backendsBefore(preferred: BackendName | undefined): BackendName[] {
   if (preferred === undefined) return [];
   return BACKEND_ORDER.slice(0, BACKEND_ORDER.indexOf(preferred));
+}
+
+/** Returns whether a GPU description names a software renderer: a WebGPU fallback adapter, SwiftShader or llvmpipe. */
+export function isSoftwareRenderer(description: string): boolean {
+  return /fallback adapter|swiftshader|llvmpipe|software/i.test(description);
 }
 
 /** Returns the first line of an error's message, or of its string form. */

@@ -13,7 +13,7 @@ import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-si
 import wasmThreadedSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 
-import { firstLine, selectBackend, type BackendAttempt, type BackendOptions } from './backend-order.ts';
+import { firstLine, isSoftwareRenderer, selectBackend, type BackendAttempt, type BackendOptions } from './backend-order.ts';
 import type { BackendName, BackendReport } from './protocol.ts';
 
 /**
@@ -56,7 +56,18 @@ async function attemptBackend(backend: BackendName): Promise<BackendAttempt> {
   const problem = await checkArithmetic();
   if (problem !== null) return { ok: false, reason: problem };
   if (backend === 'webgpu') guardSynchronousReads();
-  return adapter === undefined ? { ok: true } : { ok: true, adapter };
+  if (backend === 'webgl') adapter = describeWebGlRenderer();
+  return adapter === undefined ? { ok: true } : { ok: true, adapter, software: isSoftwareRenderer(adapter) };
+}
+
+/** Returns the WebGL backend's unmasked renderer string, such as "ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device ...))", or undefined when the browser hides it. */
+function describeWebGlRenderer(): string | undefined {
+  const backend = tf.backend() as tf.KernelBackend & { gpgpu?: { gl?: WebGLRenderingContext | WebGL2RenderingContext } };
+  const gl = backend.gpgpu?.gl;
+  if (gl === undefined) return undefined;
+  const info = gl.getExtension('WEBGL_debug_renderer_info');
+  const renderer: unknown = gl.getParameter(info === null ? gl.RENDERER : info.UNMASKED_RENDERER_WEBGL);
+  return typeof renderer === 'string' && renderer !== '' ? renderer : undefined;
 }
 
 /**

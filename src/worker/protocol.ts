@@ -16,8 +16,13 @@ export interface BackendReport {
   backend: BackendName;
   /** One entry per backend tried before the one in use, in order. */
   skipped: { backend: BackendName; reason: string }[];
-  /** The WebGPU adapter description when WebGPU runs, such as "swiftshader (fallback adapter)". */
+  /**
+   * The GPU that runs WebGPU or WebGL, such as "google swiftshader (fallback
+   * adapter)" or WebGL's unmasked renderer string; absent on WASM and CPU.
+   */
   adapter?: string;
+  /** True when that GPU is a software renderer (SwiftShader, llvmpipe or a fallback adapter), on which WASM is usually faster. */
+  software?: boolean;
 }
 
 export interface InitOptions {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { backendsBefore, firstLine, selectBackend, type BackendAttempt } from '../../src/worker/backend-order.ts';
+import { backendsBefore, firstLine, isSoftwareRenderer, selectBackend, type BackendAttempt } from '../../src/worker/backend-order.ts';
 import type { BackendName } from '../../src/worker/protocol.ts';
 
 /** Returns an attempt function with a fixed outcome per backend, and the list of backends it was called for. */
@@ -30,6 +30,17 @@ describe('selectBackend', () => {
       backend: 'webgpu',
       skipped: [],
       adapter: 'google swiftshader (fallback adapter)',
+    });
+  });
+
+  it('reports a software renderer', async () => {
+    const { attempt } = attempts({ webgpu: { ok: true, adapter: 'google swiftshader (fallback adapter)', software: true } });
+
+    expect(await selectBackend(NO_OPTIONS, attempt)).toEqual({
+      backend: 'webgpu',
+      skipped: [],
+      adapter: 'google swiftshader (fallback adapter)',
+      software: true,
     });
   });
 
@@ -88,6 +99,23 @@ describe('selectBackend', () => {
         'wasm: simulated failure; cpu: threw TypeError: broken',
     );
   });
+});
+
+describe('isSoftwareRenderer', () => {
+  it.each([
+    'google swiftshader (fallback adapter)',
+    'ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero) (0x0000C0DE)), SwiftShader driver)',
+    'llvmpipe (LLVM 15.0.6, 256 bits)',
+  ])('marks %s as software', (description) => {
+    expect(isSoftwareRenderer(description)).toBe(true);
+  });
+
+  it.each(['nvidia ampere NVIDIA GeForce RTX 3080', 'ANGLE (Intel, Mesa Intel(R) UHD Graphics 620 (KBL GT2), OpenGL 4.6)', 'apple metal-3'])(
+    'marks %s as hardware',
+    (description) => {
+      expect(isSoftwareRenderer(description)).toBe(false);
+    },
+  );
 });
 
 describe('backendsBefore', () => {
