@@ -25,7 +25,7 @@ import { runSweep } from '../core/sweep.ts';
 import { CancelledError } from '../core/task-control.ts';
 import { encodeAdapterFile } from '../ui/export/adapter-file.ts';
 import { firstLine, type BackendOptions } from './backend-order.ts';
-import { folderName, loadLabData, LOAD_STEPS, type FetchFn } from './loading.ts';
+import { decodeLabFiles, fetchLabFiles, folderName, LOAD_STEPS, type FetchFn } from './loading.ts';
 import { MessageBatcher } from './message-batcher.ts';
 import { markPhase } from './phase-marks.ts';
 import type {
@@ -97,18 +97,27 @@ export class LabHost implements LabWorkerApi {
     this.initializing = true;
     const outbox = new MessageBatcher((messages) => deliver(listener, messages), this.environment.batchIntervalMs);
     const total = LOAD_STEPS.length + 1;
+    let done = 0;
+    const advance = (label: string): void => {
+      done += 1;
+      outbox.push({ kind: 'progress', task: 'load', done, total, label });
+    };
 
     try {
       markPhase('init');
-      outbox.push({ kind: 'progress', task: 'load', done: 0, total, label: 'starting a tfjs backend' });
+      outbox.push({ kind: 'progress', task: 'load', done: 0, total, label: 'starting a tfjs backend; loading the model' });
+      // The files download while the backend starts. Decoding allocates tensors, so it waits for the backend.
+      const files = fetchLabFiles(this.environment.fetch, options, (file) => {
+        markPhase(`fetched ${file}`);
+        advance(`loaded ${file}`);
+      });
+      // A failed download is raised by the await below, after the backend has started or failed.
+      files.catch(() => undefined);
       const report = await this.environment.selectBackend(options);
       markPhase('backend');
-      outbox.push({ kind: 'progress', task: 'load', done: 1, total, label: `running on ${report.backend}; loading the model` });
+      advance(`running on ${report.backend}`);
 
-      const data = await loadLabData(this.environment.fetch, options, (done, file) => {
-        markPhase(`fetched ${file}`);
-        outbox.push({ kind: 'progress', task: 'load', done: done + 1, total, label: `loaded ${file}` });
-      });
+      const data = decodeLabFiles(await files, options.dataUrl);
       markPhase('decoded');
       this.session = {
         inputs: { ...data, backend: tf.getBackend() },

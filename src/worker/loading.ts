@@ -42,21 +42,28 @@ async function fetchOk(fetchFn: FetchFn, url: string): Promise<Response> {
   return response;
 }
 
+/** The four files as fetched, not yet decoded. */
+export interface LabFiles {
+  config: string;
+  tokenizer: string;
+  weights: Uint8Array;
+  dataText: string;
+}
+
 /**
- * Fetches the three checkpoint files and the task data, reporting each
- * finished file, then decodes them. Throws an Error with a one-line message
- * for a failed request or a malformed file.
+ * Fetches the three checkpoint files and the task data in parallel, calling
+ * `onFile` as each one arrives. Throws an Error with a one-line message for a
+ * failed request. It allocates no tensors, so it may run while a tfjs backend
+ * starts.
  */
-export async function loadLabData(
+export async function fetchLabFiles(
   fetchFn: FetchFn,
   urls: { modelUrl: string; dataUrl: string },
-  onFile: (done: number, file: string) => void,
-): Promise<LoadedData> {
-  let done = 0;
+  onFile: (file: (typeof LOAD_STEPS)[number]) => void,
+): Promise<LabFiles> {
   const track = async <T>(file: (typeof LOAD_STEPS)[number], read: Promise<T>): Promise<T> => {
     const value = await read;
-    done += 1;
-    onFile(done, file);
+    onFile(file);
     return value;
   };
 
@@ -69,15 +76,41 @@ export async function loadLabData(
     ),
     track('task data', fetchOk(fetchFn, urls.dataUrl).then((response) => response.text())),
   ]);
+  return { config, tokenizer, weights, dataText };
+}
 
+/**
+ * Decodes the fetched files into the checkpoint, whose weights become tensors
+ * on the current tfjs backend, and the task sources. Throws an Error with a
+ * one-line message for a malformed file.
+ */
+export function decodeLabFiles(files: LabFiles, dataUrl: string): LoadedData {
   let json: unknown;
   try {
-    json = JSON.parse(dataText) as unknown;
+    json = JSON.parse(files.dataText) as unknown;
   } catch (error) {
-    throw new Error(`${urls.dataUrl}: invalid JSON (${firstLine(error)})`);
+    throw new Error(`${dataUrl}: invalid JSON (${firstLine(error)})`);
   }
   const sources = parseTaskSourcesFile(json);
   // Decoded last, because it is the only step that allocates tensors.
-  const checkpoint = decodeCheckpoint({ config, tokenizer, weights });
+  const checkpoint = decodeCheckpoint({ config: files.config, tokenizer: files.tokenizer, weights: files.weights });
   return { checkpoint, sources };
+}
+
+/**
+ * Fetches the three checkpoint files and the task data, reporting each
+ * finished file, then decodes them. Throws an Error with a one-line message
+ * for a failed request or a malformed file.
+ */
+export async function loadLabData(
+  fetchFn: FetchFn,
+  urls: { modelUrl: string; dataUrl: string },
+  onFile: (done: number, file: string) => void,
+): Promise<LoadedData> {
+  let done = 0;
+  const files = await fetchLabFiles(fetchFn, urls, (file) => {
+    done += 1;
+    onFile(done, file);
+  });
+  return decodeLabFiles(files, urls.dataUrl);
 }

@@ -1,0 +1,116 @@
+import { readFileSync } from 'node:fs';
+
+import * as tf from '@tensorflow/tfjs';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+import { createTestCheckpoint } from './ntk-fixtures.ts';
+import { encodeCheckpoint } from '../../src/core/checkpoint/checkpoint.ts';
+import { disposeParams } from '../../src/core/model/params.ts';
+import { LabHost, type HostEnvironment } from '../../src/worker/lab-host.ts';
+import type { BackendReport, InitOptions, WorkerMessage } from '../../src/worker/protocol.ts';
+
+const MODEL_URL = '/models/tiny/';
+const DATA_URL = '/data/task-sources.json';
+const INIT_OPTIONS: InitOptions = { exclude: [], simulateFailure: [], modelUrl: MODEL_URL, dataUrl: DATA_URL };
+
+let files: Map<string, { body: string | Uint8Array<ArrayBuffer>; type: string }>;
+const hosts: LabHost[] = [];
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  const checkpoint = createTestCheckpoint();
+  const encoded = await encodeCheckpoint(checkpoint);
+  disposeParams(checkpoint.params);
+  files = new Map([
+    [`${MODEL_URL}config.json`, { body: encoded.config, type: 'application/json' }],
+    [`${MODEL_URL}tokenizer.json`, { body: encoded.tokenizer, type: 'application/json' }],
+    [`${MODEL_URL}model.safetensors`, { body: new Uint8Array(encoded.weights), type: 'application/octet-stream' }],
+    [DATA_URL, { body: readFileSync('public/data/task-sources.json', 'utf8'), type: 'application/json' }],
+  ]);
+});
+
+afterEach(async () => {
+  await Promise.all(hosts.splice(0).map((host) => host.dispose()));
+});
+
+/** Creates a host whose backend starts only when `startBackend` is called, and a list of the URLs it fetched before that. */
+function createGatedHost(): { host: LabHost; fetchedBeforeBackend: string[]; startBackend: (outcome: 'ok' | 'fail') => void } {
+  const fetchedBeforeBackend: string[] = [];
+  let backendStarted = false;
+  let settle: (outcome: 'ok' | 'fail') => void = () => undefined;
+  const gate = new Promise<'ok' | 'fail'>((resolve) => {
+    settle = resolve;
+  });
+
+  const environment: HostEnvironment = {
+    selectBackend: async (): Promise<BackendReport> => {
+      const outcome = await gate;
+      backendStarted = true;
+      if (outcome === 'fail') throw new Error('no tfjs backend could start');
+      await tf.setBackend('cpu');
+      return { backend: 'cpu', skipped: [] };
+    },
+    fetch: async (url) => {
+      if (!backendStarted) fetchedBeforeBackend.push(url);
+      const file = files.get(url);
+      if (file === undefined) return new Response('missing', { status: 404, statusText: 'Not Found' });
+      return new Response(file.body, { status: 200, headers: { 'content-type': file.type } });
+    },
+    watchDeviceLoss: () => undefined,
+    destroyGpuDevice: () => {
+      throw new Error('no GPU device on the cpu backend');
+    },
+  };
+  const host = new LabHost(environment);
+  hosts.push(host);
+  return { host, fetchedBeforeBackend, startBackend: settle };
+}
+
+/** Resolves after a few macrotasks, so that pending fetches can start. */
+async function drainTasks(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+describe('LabHost.init loading', () => {
+  it('fetches files while the backend starts', async () => {
+    const { host, fetchedBeforeBackend, startBackend } = createGatedHost();
+    const messages: WorkerMessage[] = [];
+    const init = host.init(INIT_OPTIONS, (batch) => {
+      messages.push(...batch);
+    });
+
+    await drainTasks();
+    startBackend('ok');
+    const report = await init;
+
+    expect(report.backend).toBe('cpu');
+    expect(fetchedBeforeBackend.sort()).toEqual([...files.keys()].sort());
+  });
+
+  it('counts load progress in order', async () => {
+    const { host, startBackend } = createGatedHost();
+    const messages: WorkerMessage[] = [];
+    const init = host.init(INIT_OPTIONS, (batch) => {
+      messages.push(...batch);
+    });
+    startBackend('ok');
+    await init;
+    await host.dispose();
+
+    const progress = messages.filter((message) => message.kind === 'progress' && message.task === 'load');
+    const done = progress.map((message) => (message.kind === 'progress' ? message.done : -1));
+    // The batcher keeps only the latest progress of a task per batch, so some counts may be missing.
+    expect(done.at(-1)).toBe(5);
+    expect(done).toEqual([...done].sort((a, b) => a - b));
+    expect(progress.every((message) => message.kind === 'progress' && message.total === 5)).toBe(true);
+  });
+
+  it('reports the backend failure, not the downloads', async () => {
+    const { host, startBackend } = createGatedHost();
+    const init = host.init(INIT_OPTIONS, () => undefined);
+    await drainTasks();
+    startBackend('fail');
+
+    await expect(init).rejects.toThrow('no tfjs backend could start');
+  });
+});
