@@ -37,6 +37,8 @@ export interface AppPageResult {
   /** Navigation start to the first spectrum mark in the DOM, or null when none appeared within firstSpectrumTimeoutMs. */
   firstSpectrumMs: number | null;
   firstSpectrumTimeoutMs: number;
+  /** The lab worker's phase marks up to the first spectrum, or up to the timeout; absent in results from before they existed. */
+  phases?: PhaseMark[];
   /** Main-thread tasks of 50 ms or more while loading. */
   loadLongTasks: LongTask[];
   run: AppRun | { skipped: string };
@@ -99,30 +101,90 @@ function pageQuery(fields: Partial<ExperimentSpec>, failBackend: string[]): stri
   return new URLSearchParams(pairs).toString();
 }
 
+/** A worker phase mark ("lab:<phase>", see src/worker/phase-marks.ts) in milliseconds since the page's navigation start. */
+export interface PhaseMark {
+  name: string;
+  ms: number;
+}
+
+export interface FirstSpectrum {
+  backend: string;
+  /** Navigation start to the first spectrum mark in the DOM, or null when none appeared within the timeout. */
+  firstSpectrumMs: number | null;
+  /** Navigation start to the end of the page's DOMContentLoaded handlers. */
+  domContentLoadedMs: number;
+  /** The lab worker's phase marks, in time order; empty when the page started no worker that made any. */
+  phases: PhaseMark[];
+}
+
+/**
+ * Reads the "lab:" marks of every worker of the page and moves them onto the
+ * page's clock, from each worker's performance.timeOrigin.
+ */
+async function readWorkerPhases(page: Page): Promise<PhaseMark[]> {
+  const pageOrigin = await page.evaluate(() => performance.timeOrigin);
+  const phases: PhaseMark[] = [];
+  for (const worker of page.workers()) {
+    const { origin, marks } = await worker.evaluate(() => ({
+      origin: performance.timeOrigin,
+      marks: performance
+        .getEntriesByType('mark')
+        .filter((entry) => entry.name.startsWith('lab:'))
+        .map((entry) => ({ name: entry.name.slice('lab:'.length), startTime: entry.startTime })),
+    }));
+    for (const mark of marks) phases.push({ name: mark.name, ms: origin + mark.startTime - pageOrigin });
+  }
+  return phases.sort((a, b) => a.ms - b.ms);
+}
+
+/**
+ * Opens the app in `page` and waits for the first spectrum mark, then reads
+ * the worker's phase marks. The mark is polled every animation frame, and the
+ * page's clock is read right after: an upper bound on the time to the first
+ * spectrum, late by about one frame and one round trip.
+ */
+export async function measureFirstSpectrum(
+  page: Page,
+  url: string,
+  timeoutMs: number = FIRST_SPECTRUM_TIMEOUT_MS,
+): Promise<FirstSpectrum> {
+  await page.goto(url, { timeout: 120_000 });
+  const appeared = await page
+    .waitForFunction((selector) => document.querySelector(selector) !== null, SPECTRUM_MARK, {
+      timeout: timeoutMs,
+      polling: 'raf',
+    })
+    .then(() => true)
+    .catch(() => false);
+  const firstSpectrumMs = appeared ? await page.evaluate(() => performance.now()) : null;
+  const domContentLoadedMs = await page.evaluate(() => {
+    const [navigation] = performance.getEntriesByType('navigation') as PerformanceNavigationTiming[];
+    return navigation?.domContentLoadedEventEnd ?? Number.NaN;
+  });
+  const backend = (await page.getByTestId('backend').textContent())?.trim() ?? 'unknown';
+  const phases = await readWorkerPhases(page).catch(() => []);
+  return { backend, firstSpectrumMs, domContentLoadedMs, phases };
+}
+
+/** Returns the app's URL on `origin` with the spec fields and the backends to fail on purpose in its query. */
+export function appUrl(origin: string, fields: Partial<ExperimentSpec>, failBackend: string[]): string {
+  return `${origin}/?${pageQuery(fields, failBackend)}`;
+}
+
 async function measurePage(browser: Browser, origin: string, variant: AppVariant, log: (line: string) => void): Promise<AppPageResult> {
   const context = await browser.newContext();
   const page = await context.newPage();
   try {
     await page.addInitScript(installProbes);
-    await page.goto(`${origin}/?${pageQuery(PAGE_RUN, variant.failBackend)}`, { timeout: 120_000 });
-    // The mark is polled every animation frame, and the page's clock is read right after: an upper bound on the
-    // time to the first spectrum, late by about one frame and one round trip.
-    const appeared = await page
-      .waitForFunction((selector) => document.querySelector(selector) !== null, SPECTRUM_MARK, {
-        timeout: FIRST_SPECTRUM_TIMEOUT_MS,
-        polling: 'raf',
-      })
-      .then(() => true)
-      .catch(() => false);
-    const firstSpectrumMs = appeared ? await page.evaluate(() => performance.now()) : null;
-    const backend = (await page.getByTestId('backend').textContent())?.trim() ?? 'unknown';
+    const first = await measureFirstSpectrum(page, appUrl(origin, PAGE_RUN, variant.failBackend));
+    const { backend, firstSpectrumMs } = first;
     const loaded = await readProbes(page);
-    const base = { variant: variant.label, backend, firstSpectrumTimeoutMs: FIRST_SPECTRUM_TIMEOUT_MS };
-    if (!appeared) {
+    const base = { variant: variant.label, backend, firstSpectrumTimeoutMs: FIRST_SPECTRUM_TIMEOUT_MS, phases: first.phases };
+    if (firstSpectrumMs === null) {
       log(`app (${variant.label}): no spectrum within ${FIRST_SPECTRUM_TIMEOUT_MS / 1000} s on ${backend}`);
       return { ...base, firstSpectrumMs: null, loadLongTasks: loaded.longTasks, run: { skipped: 'the first spectrum did not appear in time' } };
     }
-    log(`app (${variant.label}): first spectrum after ${firstSpectrumMs?.toFixed(0)} ms on ${backend}`);
+    log(`app (${variant.label}): first spectrum after ${firstSpectrumMs.toFixed(0)} ms on ${backend}`);
 
     const runStart = await page.evaluate(() => performance.now());
     await page.getByTestId('run-start').click();
@@ -218,12 +280,18 @@ function errorOf(error: unknown): { error: string } {
   return { error: error instanceof Error ? (error.message.split('\n')[0] ?? error.message) : String(error) };
 }
 
+/** The servers of the app measurements: the production build for the app pages, the dev server for the worker run page. */
+export interface AppOrigins {
+  app: string;
+  dev: string;
+}
+
 /** Measures the app page in each variant, then the long worker run; a failure of one is recorded and does not stop the others. */
-export async function measureApp(browser: Browser, origin: string, options: AppOptions, log: (line: string) => void): Promise<AppResult> {
+export async function measureApp(browser: Browser, origins: AppOrigins, options: AppOptions, log: (line: string) => void): Promise<AppResult> {
   const pages: AppResult['pages'] = [];
   for (const variant of APP_VARIANTS) {
     try {
-      pages.push(await measurePage(browser, origin, variant, log));
+      pages.push(await measurePage(browser, origins.app, variant, log));
     } catch (error) {
       const failure = { variant: variant.label, ...errorOf(error) };
       pages.push(failure);
@@ -233,7 +301,7 @@ export async function measureApp(browser: Browser, origin: string, options: AppO
 
   let memory: AppResult['memory'];
   try {
-    memory = await measureMemory(browser, origin, options.steps, log);
+    memory = await measureMemory(browser, origins.dev, options.steps, log);
   } catch (error) {
     memory = errorOf(error);
     log(`app worker run failed: ${memory.error}`);

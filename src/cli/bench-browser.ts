@@ -1,11 +1,14 @@
 /**
- * The browser side of the bench: a Vite dev server on 127.0.0.1:5175 and
- * Debian's Chromium through Playwright, with the launch flags of
+ * The browser side of the bench: a Vite dev server on 127.0.0.1:5175, the
+ * production build under `vite preview` on 127.0.0.1:5176 for the app pages,
+ * and Debian's Chromium through Playwright, with the launch flags of
  * playwright.config.ts. Each backend runs bench/browser/step.html: each workload interleaved with
  * the peer, then the agreement check with PyTorch, each in a fresh page.
  * The app measurements are in bench-app.ts.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -21,9 +24,11 @@ import type { PeerProcess } from './bench-peer.ts';
 import { backendPlan, timePlan, type PlanOptions } from './bench-plan.ts';
 import type { TimingSeries } from './bench-timing.ts';
 
-/** The port given to the bench's own Vite server. */
+/** The port of the bench's Vite dev server, which serves the step pages and the worker run page. */
 export const BENCH_PORT = 5175;
 export const BENCH_ORIGIN = `http://127.0.0.1:${BENCH_PORT}`;
+/** The port of the bench's `vite preview` server, which serves the production build for the app pages. */
+export const BENCH_APP_PORT = 5176;
 const STEP_PAGE = '/bench/browser/step.html';
 
 export interface BrowserBackendResult {
@@ -55,8 +60,9 @@ export interface BrowserOptions {
   log: (line: string) => void;
 }
 
-interface ViteServer {
+export interface ViteServer {
   child: ChildProcess;
+  origin: string;
   output: () => string;
 }
 
@@ -77,14 +83,13 @@ async function waitForHttp(url: string, timeoutMs: number, server: ViteServer): 
   throw new Error(`the Vite server did not answer ${url} within ${timeoutMs / 1000} s: ${server.output()}`);
 }
 
-/**
- * Starts `vite --host 127.0.0.1 --port 5175 --strictPort --bypass-lock` as a
- * child of this process. Vite 8 refuses a second dev server for the same
- * project unless --bypass-lock is given, and other dev servers may be up.
- */
-async function startVite(log: (line: string) => void): Promise<ViteServer> {
-  const viteBin = path.join(path.dirname(createRequire(import.meta.url).resolve('vite/package.json')), 'bin', 'vite.js');
-  const child = spawn(process.execPath, [viteBin, '--host', '127.0.0.1', '--port', String(BENCH_PORT), '--strictPort', '--bypass-lock'], {
+function viteBin(): string {
+  return path.join(path.dirname(createRequire(import.meta.url).resolve('vite/package.json')), 'bin', 'vite.js');
+}
+
+/** Runs `vite` with `args` as a child of this process and waits until `readyPath` on 127.0.0.1:`port` returns status 200. */
+async function spawnVite(args: string[], port: number, readyPath: string, log: (line: string) => void): Promise<ViteServer> {
+  const child = spawn(process.execPath, [viteBin(), ...args, '--host', '127.0.0.1', '--port', String(port), '--strictPort'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -93,14 +98,45 @@ async function startVite(log: (line: string) => void): Promise<ViteServer> {
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  const server = { child, output: () => output };
-  log(`started Vite on ${BENCH_ORIGIN} (pid ${child.pid ?? '?'})`);
-  await waitForHttp(`${BENCH_ORIGIN}${STEP_PAGE}`, 60_000, server);
+  const origin = `http://127.0.0.1:${port}`;
+  const server = { child, origin, output: () => output };
+  log(`started vite ${args[0] ?? 'dev'} on ${origin} (pid ${child.pid ?? '?'})`);
+  await waitForHttp(`${origin}${readyPath}`, 60_000, server);
   return server;
 }
 
-/** Stops the Vite server by its PID: SIGTERM, then SIGKILL after 5 s. */
-async function stopVite(server: ViteServer, log: (line: string) => void): Promise<void> {
+/**
+ * Starts `vite --host 127.0.0.1 --port PORT --strictPort --bypass-lock`, the
+ * dev server. Vite 8 refuses a second dev server for the same project unless
+ * --bypass-lock is given, and other dev servers may be up.
+ */
+export async function startDevServer(port: number, log: (line: string) => void): Promise<ViteServer> {
+  return spawnVite(['--bypass-lock'], port, STEP_PAGE, log);
+}
+
+/**
+ * Builds the app for production into `outDir` (`vite build`, without the
+ * type check of `npm run build`) and serves it with `vite preview`, as a
+ * visitor of the deployed lab gets it. Like the dev server, the preview
+ * server needs --bypass-lock when another one serves the same project.
+ */
+export async function startPreviewServer(port: number, outDir: string, log: (line: string) => void): Promise<ViteServer> {
+  const started = Date.now();
+  const build = spawnSync(process.execPath, [viteBin(), 'build', '--outDir', outDir, '--emptyOutDir'], { encoding: 'utf8' });
+  if (build.status !== 0) {
+    throw new Error(`vite build failed with code ${build.status}: ${(build.stderr || build.stdout).slice(-2000)}`);
+  }
+  log(`built the app into ${outDir} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return servePreview(port, outDir, log);
+}
+
+/** Serves a folder that `vite build` wrote with `vite preview`. */
+export async function servePreview(port: number, outDir: string, log: (line: string) => void): Promise<ViteServer> {
+  return spawnVite(['preview', '--outDir', outDir, '--bypass-lock'], port, '/', log);
+}
+
+/** Stops a Vite server by its PID: SIGTERM, then SIGKILL after 5 s. */
+export async function stopVite(server: ViteServer, log: (line: string) => void): Promise<void> {
   const { child } = server;
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -108,10 +144,10 @@ async function stopVite(server: ViteServer, log: (line: string) => void): Promis
   const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
   await exited;
   clearTimeout(timer);
-  log(`stopped Vite (pid ${child.pid ?? '?'})`);
+  log(`stopped Vite on ${server.origin} (pid ${child.pid ?? '?'})`);
 }
 
-function launchArgs(): { executablePath: string; args: string[] } {
+export function launchArgs(): { executablePath: string; args: string[] } {
   const launch = playwrightConfig.use?.launchOptions;
   if (launch?.executablePath === undefined) throw new Error('playwright.config.ts sets no launchOptions.executablePath');
   return { executablePath: launch.executablePath, args: launch.args ?? [] };
@@ -183,10 +219,55 @@ async function benchBrowserBackend(browser: Browser, backend: string, options: B
   }
 }
 
-/** Measures every browser backend and then the app, and stops the server and the browser it started. */
+/** Builds the app, serves it with `vite preview` on `ports.app`, measures it with the dev server on `ports.dev` and stops the preview server. */
+async function measureAppOnBuild(
+  browser: Browser,
+  app: { steps: number },
+  ports: { dev: number; app: number },
+  log: (line: string) => void,
+): Promise<AppResult> {
+  const outDir = mkdtempSync(path.join(os.tmpdir(), 'ntk-bench-dist-'));
+  try {
+    const preview = await startPreviewServer(ports.app, outDir, log);
+    try {
+      return await measureApp(browser, { app: preview.origin, dev: `http://127.0.0.1:${ports.dev}` }, app, log);
+    } finally {
+      await stopVite(preview, log);
+    }
+  } finally {
+    rmSync(outDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Measures only the app (`npm run bench -- --only app`): the app pages on the
+ * production build and the worker run on the dev server.
+ */
+export async function runAppBench(
+  app: { steps: number },
+  ports: { dev: number; app: number },
+  log: (line: string) => void,
+): Promise<{ chromiumVersion: string; app: AppResult }> {
+  const server = await startDevServer(ports.dev, log);
+  let browser: Browser | null = null;
+  try {
+    const { executablePath, args } = launchArgs();
+    browser = await chromium.launch({ executablePath, args, headless: true });
+    return { chromiumVersion: browser.version(), app: await measureAppOnBuild(browser, app, ports, log) };
+  } finally {
+    await browser?.close();
+    await stopVite(server, log);
+  }
+}
+
+/**
+ * Measures every browser backend on the dev server, then the app pages on
+ * the production build and the worker run on the dev server, and stops the
+ * servers and the browser it started.
+ */
 export async function runBrowserBench(options: BrowserOptions): Promise<BrowserResult> {
   const { log } = options;
-  const server = await startVite(log);
+  const server = await startDevServer(BENCH_PORT, log);
   let browser: Browser | null = null;
   try {
     const { executablePath, args } = launchArgs();
@@ -202,7 +283,7 @@ export async function runBrowserBench(options: BrowserOptions): Promise<BrowserR
       if (check !== null) agreement.push(check);
     }
 
-    const app = options.app === null ? null : await measureApp(browser, BENCH_ORIGIN, options.app, log);
+    const app = options.app === null ? null : await measureAppOnBuild(browser, options.app, { dev: BENCH_PORT, app: BENCH_APP_PORT }, log);
     return { chromiumVersion, launchArgs: args, backends, agreement, app };
   } finally {
     await browser?.close();

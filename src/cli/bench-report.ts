@@ -175,6 +175,10 @@ function pageLines(page: AppResult['pages'][number]): string[] {
       `eigenvalue mark of the NTK preview at θ₀) **${first}**. While loading: ${result.loadLongTasks.length} main-thread ` +
       `tasks of 50 ms or more, the longest ${ms(longest(result.loadLongTasks))}.`,
   ];
+  const phases = result.phases ?? [];
+  if (phases.length > 0) {
+    lines.push(`  Lab worker phases, ms after navigation start: ${phases.map((phase) => `${phase.name} ${phase.ms.toFixed(0)}`).join(', ')}.`);
+  }
   if ('skipped' in result.run) {
     lines.push(`  No run was measured: ${result.run.skipped}.`);
   } else {
@@ -308,6 +312,12 @@ ${Object.entries(WORKLOAD_NAMES)
   three ratios meet it and the backend passed the agreement check.
   Slow backends (node cpu, chromium webgl and webgpu) run a fifth of the step repeats (at least 2) and one NTK, and no
   workload starts another repeat once the lab has spent 120 s on it; the repeats column counts what ran.
+- **The app pages** are the production build (\`vite build\` into a temporary folder, served by \`vite preview\` on
+  127.0.0.1), each opened in a fresh browser context with nothing cached. The first spectrum is the first eigenvalue mark
+  in the spectrum chart, which the page draws from the complete NTK preview at θ₀: the Jacobian of every (layer, module)
+  block on the default probe set (N=${spec.probeSize}, C=2), the kernel and eigenvalues of each block, and the spectrum of the
+  default adapter subset summed from them. The lab worker's phase marks (\`lab:<phase>\` on its performance timeline)
+  split that time. The worker run page (bench/browser/app-run.html) is served by the dev server.
 - **Shared machine.** Other builds and browsers ran on the same 2 cores during the run, so absolute times are noisy;
   ratios from interleaved repeats are the figures to compare. Load average (1/5/15 min): ${loads}.
 

@@ -15,7 +15,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 
 import { integerOption, parseCliArgs, UsageError } from './args.ts';
-import { runBrowserBench, type BrowserResult } from './bench-browser.ts';
+import { BENCH_APP_PORT, BENCH_PORT, runAppBench, runBrowserBench, type BrowserResult } from './bench-browser.ts';
 import { buildBenchInputs, exportBenchInputs } from './bench-inputs.ts';
 import { loadAverage, machineInfo, versions } from './bench-machine.ts';
 import { benchNodeBackend, type NodeBackendResult } from './bench-node.ts';
@@ -43,6 +43,10 @@ Options:
   --browser-backends LIST  tfjs backends in Chromium (default webgpu,webgl,wasm; "none" to skip)
   --app-steps N          fine-tuning steps of the app run that tracks tensors and memory (default 1000)
   --no-app               skip the app measurements in Chromium
+  --only app             measure only the app in Chromium and print its figures as JSON;
+                         writes no report
+  --dev-port N           with --only app: the port of the Vite dev server (default 5175)
+  --app-port N           with --only app: the port of vite preview for the production build (default 5176)
   --quick                one repeat of everything and 50 app steps, for a smoke test
   --out FILE             the Markdown report (default BENCHMARKS.md)
   --json FILE            the raw figures (default bench/results.json)
@@ -84,6 +88,9 @@ async function main(): Promise<number> {
       'browser-backends': { type: 'string', default: BROWSER_BACKENDS.join(',') },
       'app-steps': { type: 'string' },
       'no-app': { type: 'boolean', default: false },
+      only: { type: 'string' },
+      'dev-port': { type: 'string' },
+      'app-port': { type: 'string' },
       quick: { type: 'boolean', default: false },
       out: { type: 'string', default: 'BENCHMARKS.md' },
       json: { type: 'string', default: path.join('bench', 'results.json') },
@@ -101,6 +108,7 @@ async function main(): Promise<number> {
     log(`wrote ${values.out} from ${values.json}`);
     return 0;
   }
+  if (values.only !== undefined && values.only !== 'app') throw new UsageError(`--only: got "${values.only}", expected app`);
   const quick = values.quick;
   const plan = {
     repeats: integerOption('repeats', values.repeats, quick ? 1 : 10),
@@ -109,6 +117,12 @@ async function main(): Promise<number> {
   const appSteps = integerOption('app-steps', values['app-steps'], quick ? 50 : 1000);
   const nodeBackends = parseList('node-backends', values['node-backends'], NODE_BACKENDS);
   const browserBackends = parseList('browser-backends', values['browser-backends'], BROWSER_BACKENDS);
+  if (values.only === 'app') {
+    const ports = { dev: integerOption('dev-port', values['dev-port'], BENCH_PORT), app: integerOption('app-port', values['app-port'], BENCH_APP_PORT) };
+    const result = await runAppBench({ steps: appSteps }, ports, log);
+    process.stdout.write(`${JSON.stringify(result, null, 1)}\n`);
+    return 0;
+  }
 
   const started = new Date();
   const loadSamples: { at: string; load: [number, number, number] }[] = [{ at: 'start', load: loadAverage() }];
