@@ -14,7 +14,8 @@ import { blockKernelsOneRead } from './block-kernels.ts';
 import { jacobianAsync } from './jacobian.ts';
 import type { Kernel } from './kernel.ts';
 import { BLOCK_KERNEL_FIELDS } from './preview-key.ts';
-import { addMatrices, spectrumStats, symmetricEigen, weylBounds } from './spectrum.ts';
+import { symmetricEigenvalues } from './eigenvalues.ts';
+import { addMatrices, spectrumStats, weylBounds } from './spectrum.ts';
 import type { PreviewEvent } from '../events.ts';
 import { checkAdapterGridLayers, listAdapterBlocks, parseAdapterGrid, type AdapterGrid } from '../model/adapters.ts';
 import { MODULE_LETTERS, MODULES, type ModuleName } from '../model/modules.ts';
@@ -105,7 +106,7 @@ export async function computeBlockKernels(
         layer,
         module,
         values: kernel.values,
-        eigenvalues: symmetricEigen(kernel.values, n * c).eigenvalues,
+        eigenvalues: symmetricEigenvalues(kernel.values, n * c),
         trace: matrixTrace(kernel.values, n * c),
       });
       control.onProgress?.(n + index + 1, total);
@@ -151,7 +152,7 @@ export function subsetPreview(kernels: BlockKernels, adapters: string, lambda: n
   let eigenvalues: Float64Array = new Float64Array(0);
   if (members.length > 0) {
     const kernel = addMatrices(members.map((member) => (kernels.blocks[member] as BlockKernel).values));
-    eigenvalues = symmetricEigen(kernel, n * c).eigenvalues;
+    eigenvalues = symmetricEigenvalues(kernel, n * c);
   }
 
   return {
