@@ -55,7 +55,14 @@ export const EMPTY_ANALYSIS: AnalysisData = Object.freeze({
   sweepSummary: null,
 }) as AnalysisData;
 
-/** Returns new run and analysis data with the events appended; arrays that did not change keep their identity. */
+/** The event types that AnalysisData stores; RunData stores every other type. */
+const ANALYSIS_EVENT_TYPES: ReadonlySet<LabEvent['type']> = new Set(['preview', 'jacobianChange', 'sweep', 'sweepSummary']);
+
+/**
+ * Returns new run and analysis data with the events appended. Arrays that did
+ * not change keep their identity, and so do `run` and `analysis` when no event
+ * touched them, so that components selecting them do not re-render.
+ */
 export function appendEvents(
   run: RunData,
   analysis: AnalysisData,
@@ -72,7 +79,12 @@ export function appendEvents(
     (nextRun[key] as RunData[K][number][]).push(event);
   };
 
+  let runChanged = false;
+  let analysisChanged = false;
   for (const event of events) {
+    if (ANALYSIS_EVENT_TYPES.has(event.type)) analysisChanged = true;
+    else runChanged = true;
+
     switch (event.type) {
       case 'config':
         Object.assign(nextRun, EMPTY_RUN, { config: event });
@@ -114,5 +126,5 @@ export function appendEvents(
         break;
     }
   }
-  return { run: nextRun, analysis: nextAnalysis };
+  return { run: runChanged ? nextRun : run, analysis: analysisChanged ? nextAnalysis : analysis };
 }
