@@ -1,7 +1,10 @@
 /** The lab page: settings on the left, the model panel and the live charts on the right. */
+import { useState } from 'react';
+
 import { DEFAULT_SWEEP_SUBSETS } from '../core/sweep-subsets.ts';
 import { DistanceChart } from './charts/DistanceChart.tsx';
 import { DivergenceChart } from './charts/DivergenceChart.tsx';
+import { DrawQueue, DrawQueueContext } from './charts/draw-queue.ts';
 import { DriftChart } from './charts/DriftChart.tsx';
 import { formatValue } from './charts/frame.ts';
 import { JacobianChangeChart } from './charts/JacobianChangeChart.tsx';
@@ -27,33 +30,36 @@ import { isRunActive } from './store.ts';
 export function App() {
   // The charts size their margins and labels from the font when they draw, so a mode change remounts them.
   const chartsKey = usePage((state) => (state.presentation ? 'presentation' : 'normal'));
+  const [drawQueue] = useState(() => new DrawQueue());
   return (
-    <SavedRunsProvider>
-      <div className="lab">
-        <header className="lab-header">
-          <h1>NTK fine-tuning lab</h1>
-          <span className="subtitle">LoRA on a small GPT, seen through its neural tangent kernel</span>
-          <LinkBar />
-          <BackendBadge />
-        </header>
-        <aside className="lab-sidebar">
-          <Controls />
-        </aside>
-        <main className="lab-main">
-          <LinkProblems />
-          <Notices />
-          <RunControls />
-          <RestartBanner />
-          <ProgressList />
-          <ModelPanel />
-          <SavedRunsPanel />
-          <ShownRunBanner />
-          <RunCharts key={`run-${chartsKey}`} />
-          <AnalysisCharts key={`analysis-${chartsKey}`} />
-        </main>
-        <LessonPanel />
-      </div>
-    </SavedRunsProvider>
+    <DrawQueueContext.Provider value={drawQueue}>
+      <SavedRunsProvider>
+        <div className="lab">
+          <header className="lab-header">
+            <h1>NTK fine-tuning lab</h1>
+            <span className="subtitle">LoRA on a small GPT, seen through its neural tangent kernel</span>
+            <LinkBar />
+            <BackendBadge />
+          </header>
+          <aside className="lab-sidebar">
+            <Controls />
+          </aside>
+          <main className="lab-main">
+            <LinkProblems />
+            <Notices />
+            <RunControls />
+            <RestartBanner />
+            <ProgressList />
+            <ModelPanel />
+            <SavedRunsPanel />
+            <ShownRunBanner />
+            <RunCharts key={`run-${chartsKey}`} />
+            <AnalysisCharts key={`analysis-${chartsKey}`} />
+          </main>
+          <LessonPanel />
+        </div>
+      </SavedRunsProvider>
+    </DrawQueueContext.Provider>
   );
 }
 

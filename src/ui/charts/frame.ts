@@ -5,7 +5,9 @@
  * scale every chart at once.
  */
 import * as d3 from 'd3';
-import { useEffect, useRef, useState, type RefObject } from 'react';
+import { useContext, useEffect, useRef, useState, type RefObject } from 'react';
+
+import { DrawQueueContext } from './draw-queue.ts';
 
 export interface Margins {
   top: number;
@@ -45,6 +47,8 @@ export interface Frame {
 export function createFrame(svg: SvgSelection, outerWidth: number, outerHeight: number, margins = DEFAULT_MARGINS): Frame {
   svg.selectAll('*').remove();
   svg.attr('width', outerWidth).attr('height', outerHeight).attr('viewBox', `0 0 ${outerWidth} ${outerHeight}`);
+  // Strict containment: the svg's size comes from its width and height alone, so a redraw inside it cannot resize the page.
+  svg.style('contain', 'strict');
   const plot = svg.append('g').attr('class', 'plot').attr('transform', `translate(${margins.left},${margins.top})`);
   return {
     svg,
@@ -149,8 +153,10 @@ export function useWidth(ref: RefObject<HTMLElement | null>, fallback = 480): nu
 }
 
 /**
- * Owns a chart's container and <svg>, and calls `render` whenever the width
- * or one of `deps` changes. The render function redraws from scratch.
+ * Owns a chart's container and <svg>, and redraws from scratch with `render`
+ * whenever the width or one of `deps` changes. Inside a DrawQueueContext the
+ * redraw goes through the page's draw queue, which may defer it to a later
+ * animation frame. Without one it runs in the effect.
  */
 export function useChart(
   render: (svg: SvgSelection, width: number, container: HTMLDivElement) => void,
@@ -159,12 +165,22 @@ export function useChart(
   const containerRef = useRef<HTMLDivElement | null>(null);
   const svgRef = useRef<SVGSVGElement | null>(null);
   const width = useWidth(containerRef);
+  const queue = useContext(DrawQueueContext);
+  // The chart's identity in the queue: one object per mounted chart.
+  const [chart] = useState(() => ({}));
+
   useEffect(() => {
-    const container = containerRef.current;
-    if (svgRef.current === null || container === null) return;
-    render(d3.select(svgRef.current), width, container);
+    const draw = (): void => {
+      const container = containerRef.current;
+      if (svgRef.current === null || container === null) return;
+      render(d3.select(svgRef.current), width, container);
+    };
+    if (queue === null) draw();
+    else queue.schedule(chart, draw);
     // The caller lists the data that render reads in deps.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [width, ...deps]);
+  }, [width, queue, ...deps]);
+
+  useEffect(() => () => queue?.cancel(chart), [queue, chart]);
   return { containerRef, svgRef };
 }
