@@ -1,4 +1,4 @@
-import { useRef, useState, type ReactNode } from 'react';
+import { useRef, useState, type CSSProperties, type ReactNode } from 'react';
 
 import { chartImage, chartPng } from '../export/chart-image.ts';
 import { downloadBlob, exportFileName } from '../export/download.ts';
@@ -18,6 +18,14 @@ type ImageFormat = 'png' | 'svg';
 
 /** Pixels per CSS pixel of a PNG export. */
 const PNG_SCALE = 2;
+
+/**
+ * The browser skips style, layout and paint of cards outside the viewport,
+ * so a redraw there costs only its DOM updates. The intrinsic size is the
+ * placeholder height before a card is first rendered, and the last rendered
+ * height after that.
+ */
+const CARD_STYLE: CSSProperties = { contentVisibility: 'auto', containIntrinsicSize: 'auto 420px' };
 
 /** A titled panel around one chart, with its caption, empty state and an export menu for PNG and SVG files. */
 export function ChartCard({ id, title, caption, emptyMessage = null, children }: ChartCardProps) {
@@ -42,7 +50,7 @@ export function ChartCard({ id, title, caption, emptyMessage = null, children }:
   };
 
   return (
-    <section className="chart-card" data-testid={`chart-${id}`} aria-label={title} ref={cardRef}>
+    <section className="chart-card" data-testid={`chart-${id}`} aria-label={title} ref={cardRef} style={CARD_STYLE}>
       <header className="chart-card-header">
         <h3>{title}</h3>
         {emptyMessage === null ? (

@@ -45,6 +45,11 @@ export function drawLegend(container: HTMLElement, items: readonly LegendItem[])
     container.insertBefore(legend, container.firstChild);
   }
 
+  // The legend is HTML, so rebuilding it unchanged would make the browser lay out the page again for nothing.
+  const key = JSON.stringify(items);
+  if (legend.dataset.items === key) return;
+  legend.dataset.items = key;
+
   // Inline layout so the legend wraps without a stylesheet; the font size follows --chart-font-size.
   const row = d3
     .select(legend)
@@ -325,6 +330,10 @@ export function drawReadout(container: HTMLElement, lines: readonly ReadoutLine[
     const svg = container.querySelector(':scope > svg');
     container.insertBefore(readout, svg);
   }
+
+  const key = JSON.stringify(lines);
+  if (readout.dataset.lines === key) return;
+  readout.dataset.lines = key;
   const block = d3.select(readout).style('font-size', 'var(--chart-font-size, 11px)');
   block.selectAll('*').remove();
   for (const line of lines) {
