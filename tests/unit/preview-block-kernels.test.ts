@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { NTK_TEST_CONFIG } from './ntk-fixtures.ts';
 import { parseAdapterGrid } from '../../src/core/model/adapters.ts';
 import { createThetaLayout, type AdapterMode } from '../../src/core/model/lora.ts';
-import { blockKernelsOneRead } from '../../src/core/ntk/block-kernels.ts';
+import { blockKernelsConcurrentAsync } from '../../src/core/ntk/block-kernels.ts';
 import { blockKernels } from '../../src/core/ntk/kernel.ts';
 import { createRng, randomNormal } from '../../src/core/random.ts';
 
@@ -19,7 +19,7 @@ function randomJacobian(rows: number, c: number, columns: number, seed: number):
   return tf.tensor2d(values, [rows * c, columns]);
 }
 
-describe('blockKernelsOneRead', () => {
+describe('blockKernelsConcurrentAsync', () => {
   for (const mode of ['lora', 'full'] as AdapterMode[]) {
     it(`matches blockKernels in ${mode} mode`, async () => {
       const layout = createThetaLayout(NTK_TEST_CONFIG, {
@@ -32,7 +32,7 @@ describe('blockKernelsOneRead', () => {
       });
       const J = randomJacobian(5, 2, layout.size, 11);
       const expected = blockKernels(layout, J, 2);
-      const actual = await blockKernelsOneRead(layout, J, 2);
+      const actual = await blockKernelsConcurrentAsync(layout, J, 2);
       J.dispose();
 
       expect(actual).toHaveLength(layout.blocks.length);
@@ -60,7 +60,7 @@ describe('blockKernelsOneRead', () => {
     });
     const J = randomJacobian(3, 2, layout.size, 5);
     const before = tf.memory().numTensors;
-    await blockKernelsOneRead(layout, J, 2);
+    await blockKernelsConcurrentAsync(layout, J, 2);
     expect(tf.memory().numTensors).toBe(before);
     J.dispose();
   });
