@@ -28,7 +28,7 @@ export async function blockKernelsConcurrentAsync(layout: ThetaLayout, J: tf.Ten
 
   let values: Float32Array[];
   try {
-    // Every read is requested before any is awaited, so a GPU backend waits for its queue once.
+    // Every read is requested before any is awaited, so that on a GPU backend the reads can overlap.
     values = (await Promise.all(products.map((product) => product.data()))) as Float32Array[];
   } finally {
     tf.dispose(products);
