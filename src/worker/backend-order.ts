@@ -11,7 +11,7 @@ export type BackendAttempt = { ok: true; adapter?: string; software?: boolean } 
 export type AttemptBackend = (backend: BackendName) => Promise<BackendAttempt>;
 
 /** The backend options of init. */
-export type BackendOptions = Pick<InitOptions, 'exclude' | 'simulateFailure' | 'exclusionReasons'>;
+export type BackendOptions = Pick<InitOptions, 'exclude' | 'simulateFailure' | 'exclusionReasons' | 'allowSoftware'>;
 
 /**
  * Tries the backends in BACKEND_ORDER and returns the first that starts,
@@ -59,6 +59,12 @@ export function backendsBefore(preferred: BackendName | undefined): BackendName[
 /** Returns whether a GPU description names a software renderer: a WebGPU fallback adapter, SwiftShader or llvmpipe. */
 export function isSoftwareRenderer(description: string): boolean {
   return /fallback adapter|swiftshader|llvmpipe|software/i.test(description);
+}
+
+/** Returns the reason to skip a GPU backend on a software renderer, or null to use it. */
+export function softwareSkipReason(backend: BackendName, description: string, allowSoftware: boolean): string | null {
+  if (allowSoftware || !isSoftwareRenderer(description)) return null;
+  return `software renderer ${description}, slower here than WASM; open the link with backend=${backend} to use it anyway`;
 }
 
 /** Returns the first line of an error's message, or of its string form. */

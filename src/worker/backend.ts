@@ -13,7 +13,7 @@ import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-si
 import wasmThreadedSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 
-import { firstLine, isSoftwareRenderer, selectBackend, type BackendAttempt, type BackendOptions } from './backend-order.ts';
+import { firstLine, isSoftwareRenderer, selectBackend, softwareSkipReason, type BackendAttempt, type BackendOptions } from './backend-order.ts';
 import type { BackendName, BackendReport } from './protocol.ts';
 
 /**
@@ -34,10 +34,11 @@ function configureWasm(): void {
 /** Picks the first backend that starts, in the worker, and returns the report. */
 export async function selectBrowserBackend(options: BackendOptions): Promise<BackendReport> {
   configureWasm();
-  return selectBackend(options, attemptBackend);
+  const allowSoftware = options.allowSoftware ?? false;
+  return selectBackend(options, (backend) => attemptBackend(backend, allowSoftware));
 }
 
-async function attemptBackend(backend: BackendName): Promise<BackendAttempt> {
+async function attemptBackend(backend: BackendName, allowSoftware: boolean): Promise<BackendAttempt> {
   let adapter: string | undefined;
   if (backend === 'webgpu') {
     const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
@@ -46,9 +47,12 @@ async function attemptBackend(backend: BackendName): Promise<BackendAttempt> {
     if (gpuAdapter === null) return { ok: false, reason: 'navigator.gpu.requestAdapter() returned null' };
     adapter = await describeAdapter(gpuAdapter);
   }
-  if (backend === 'webgl' && typeof OffscreenCanvas === 'undefined') {
-    return { ok: false, reason: 'no OffscreenCanvas in this worker, so WebGL has no canvas' };
+  if (backend === 'webgl') {
+    if (typeof OffscreenCanvas === 'undefined') return { ok: false, reason: 'no OffscreenCanvas in this worker, so WebGL has no canvas' };
+    adapter = probeWebGlRenderer();
   }
+  const skip = adapter === undefined ? null : softwareSkipReason(backend, adapter, allowSoftware);
+  if (skip !== null) return { ok: false, reason: skip };
 
   if (!(await tf.setBackend(backend))) return { ok: false, reason: `tf.setBackend('${backend}') returned false` };
   await tf.ready();
@@ -56,17 +60,20 @@ async function attemptBackend(backend: BackendName): Promise<BackendAttempt> {
   const problem = await checkArithmetic();
   if (problem !== null) return { ok: false, reason: problem };
   if (backend === 'webgpu') guardSynchronousReads();
-  if (backend === 'webgl') adapter = describeWebGlRenderer();
   return adapter === undefined ? { ok: true } : { ok: true, adapter, software: isSoftwareRenderer(adapter) };
 }
 
-/** Returns the WebGL backend's unmasked renderer string, such as "ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device ...))", or undefined when the browser hides it. */
-function describeWebGlRenderer(): string | undefined {
-  const backend = tf.backend() as tf.KernelBackend & { gpgpu?: { gl?: WebGLRenderingContext | WebGL2RenderingContext } };
-  const gl = backend.gpgpu?.gl;
-  if (gl === undefined) return undefined;
+/**
+ * Returns the renderer of a throwaway WebGL2 context, such as "ANGLE (Google,
+ * Vulkan 1.3.0 (SwiftShader Device ...))", before tfjs creates its own;
+ * undefined when no context starts or the browser hides the renderer.
+ */
+function probeWebGlRenderer(): string | undefined {
+  const gl = new OffscreenCanvas(1, 1).getContext('webgl2');
+  if (gl === null) return undefined;
   const info = gl.getExtension('WEBGL_debug_renderer_info');
   const renderer: unknown = gl.getParameter(info === null ? gl.RENDERER : info.UNMASKED_RENDERER_WEBGL);
+  gl.getExtension('WEBGL_lose_context')?.loseContext();
   return typeof renderer === 'string' && renderer !== '' ? renderer : undefined;
 }
 

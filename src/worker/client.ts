@@ -30,8 +30,14 @@ export interface LabClientOptions {
   simulateFailure?: BackendName[];
   /** Backends never to try. */
   exclude?: BackendName[];
-  /** The backend to start with, such as from the page's `?backend=wasm`: the ones before it in BACKEND_ORDER are skipped. */
+  /**
+   * The backend to start with, such as from the page's `?backend=wasm`: the
+   * ones before it in BACKEND_ORDER are skipped. Preferring WebGPU or WebGL
+   * also lets them run on a software renderer.
+   */
   prefer?: BackendName;
+  /** Lets WebGPU and WebGL run on a software renderer such as SwiftShader, where WASM is usually faster. */
+  allowSoftware?: boolean;
   /** Replacement workers to start after crashes or device loss before giving up; one per backend by default. */
   maxRestarts?: number;
   /** Starts the worker; tests may pass their own. */
@@ -211,6 +217,7 @@ export class LabClient {
       exclude: [...this.excluded.keys()],
       exclusionReasons: Object.fromEntries(this.excluded),
       simulateFailure: this.options.simulateFailure ?? [],
+      allowSoftware: this.options.allowSoftware === true || this.options.prefer === 'webgpu' || this.options.prefer === 'webgl',
       modelUrl: this.options.modelUrl ?? '/models/brown-gpt/',
       dataUrl: this.options.dataUrl ?? '/data/task-sources.json',
     };

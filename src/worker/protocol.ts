@@ -32,6 +32,11 @@ export interface InitOptions {
   exclusionReasons?: Partial<Record<BackendName, string>>;
   /** Backends whose initialization fails on purpose, to exercise the fallback path. */
   simulateFailure: BackendName[];
+  /**
+   * Lets WebGPU and WebGL run on a software renderer such as SwiftShader. By
+   * default they are skipped there, because WASM is faster on the same CPU.
+   */
+  allowSoftware?: boolean;
   /** The checkpoint folder URL, such as "/models/brown-gpt/". */
   modelUrl: string;
   /** The task data URL, such as "/data/task-sources.json". */

@@ -13,8 +13,10 @@ const TINY = 'trainSize=8&evalSize=8&probeSize=4&batchSize=4&evalInterval=2&ntkI
  * one step of the real and the linearized model takes tens of seconds,
  * while WebGL takes about a second and WASM a fraction of one.
  */
-const ON_WEBGL = 'failBackend=webgpu';
+const ON_WEBGL = 'backend=webgl';
 const ON_WASM = 'failBackend=webgpu,webgl';
+/** WebGPU, even where its adapter is a software renderer, which the lab skips by default. */
+const ON_WEBGPU = 'backend=webgpu';
 
 /** Run charts that must fill while training streams. */
 const RUN_CHARTS = ['loss', 'accuracy', 'spectrum', 'spectrum-heatmap', 'divergence', 'distance', 'drift'];
@@ -57,7 +59,7 @@ test.describe('lab page', () => {
 
   test('WebGPU preview and layer toggles', async ({ page }) => {
     const errors = collectPageErrors(page);
-    await openLab(page, TINY);
+    await openLab(page, `${TINY}&${ON_WEBGPU}`);
 
     await expect(page.getByTestId('backend')).toHaveText('webgpu');
     const before = await page.getByTestId('preview-mu-max').textContent();
@@ -133,12 +135,36 @@ test.describe('lab page', () => {
   test('forced WebGPU failure falls back with a notice', async ({ page }) => {
     await openLab(page, `${TINY}&failBackend=webgpu`);
 
-    await expect(page.getByTestId('backend')).toHaveText('webgl');
+    // WebGL where the GPU is real; on a software renderer the lab skips WebGL too and runs WASM.
+    await expect(page.getByTestId('backend')).toHaveText(/^(webgl|wasm)$/);
     await expect(page.getByTestId('notice-warning').filter({ hasText: 'WebGPU is not used' })).toBeVisible();
+    await expect(page.getByTestId('notice-warning')).toContainText('simulated failure');
+  });
+
+  test('software GPUs give way to WASM by default', async ({ page }) => {
+    await openLab(page, TINY);
+    // The page's own adapter shows whether this machine's WebGPU is a software renderer; null when it has no WebGPU.
+    const software = await page.evaluate(async () => {
+      const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<{ info?: { isFallbackAdapter?: boolean; vendor?: string; description?: string } } | null> } }).gpu;
+      const info = (await gpu?.requestAdapter())?.info;
+      if (info === undefined) return null;
+      return info.isFallbackAdapter === true || /swiftshader/i.test(`${info.vendor ?? ''} ${info.description ?? ''}`);
+    });
+    await page.getByTestId('backend-details').locator('summary').click();
+
+    if (software === true) {
+      await expect(page.getByTestId('backend')).toHaveText('wasm');
+      await expect(page.getByTestId('backend-skipped')).toContainText('webgpu not used: software renderer');
+      await expect(page.getByTestId('backend-skipped')).toContainText('backend=webgpu');
+    } else if (software === false) {
+      await expect(page.getByTestId('backend')).toHaveText('webgpu');
+    } else {
+      await expect(page.getByTestId('backend')).toHaveText(/^(webgl|wasm|cpu)$/);
+    }
   });
 
   test('lost WebGPU device continues on another backend', async ({ page }) => {
-    await openLab(page, TINY);
+    await openLab(page, `${TINY}&${ON_WEBGPU}`);
     await expect(page.getByTestId('backend')).toHaveText('webgpu');
 
     await page.getByTestId('backend-details').locator('summary').click();

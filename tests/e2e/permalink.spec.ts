@@ -101,8 +101,10 @@ test.describe('permalink', () => {
     const context = await browser.newContext({ permissions: ['clipboard-read', 'clipboard-write'] });
     const first = await context.newPage();
     const firstWatch = watchPage(first);
-    await first.goto(`/?${TINY}`);
+    // backend=webgpu runs WebGPU even on this machine's software adapter, and the copied link carries it.
+    await first.goto(`/?${TINY}&backend=webgpu`);
     await waitForBackend(first);
+    await expect(first.getByTestId('backend')).toHaveText('webgpu');
 
     await first.getByLabel('λ (penalty strength) value').fill('0.05');
     await first.getByLabel('λ (penalty strength) value').press('Enter');
@@ -125,6 +127,7 @@ test.describe('permalink', () => {
     expect(link).toContain('lambda=0.05');
     expect(link).toContain('lr=0.02');
     expect(link).toContain('steps=3');
+    expect(link).toContain('backend=webgpu');
     await expect.poll(() => first.url()).toBe(link);
 
     // Every field has a control except the checkpoint name, which only a link sets.

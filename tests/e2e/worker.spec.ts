@@ -34,6 +34,9 @@ declare global {
   }
 }
 
+/** This machine's WebGPU and WebGL run on SwiftShader, which the client skips unless software renderers are allowed. */
+const ON_SOFTWARE_GPU: LabClientOptions = { allowSoftware: true };
+
 const TINY_SPEC: Partial<ExperimentSpec> = {
   task: 'brown-genre-2',
   trainSize: 8,
@@ -281,7 +284,7 @@ test.describe('lab worker on WebGPU', () => {
   });
 
   test('picks webgpu', async () => {
-    const { report, ms } = await openClient(page);
+    const { report, ms } = await openClient(page, ON_SOFTWARE_GPU);
     record(timings, 'initMs', ms);
 
     expect(report.backend).toBe('webgpu');
@@ -309,7 +312,7 @@ test.describe('lab worker on WebGPU', () => {
   });
 
   test('returns to the post-init tensor count after reset', async ({ browser }) => {
-    await checkBaselineAfterReset(page, browser, {});
+    await checkBaselineAfterReset(page, browser, ON_SOFTWARE_GPU);
   });
 
   test('restarts on another backend after a device loss', async () => {
@@ -339,7 +342,7 @@ test.describe('lab worker on WebGL after a simulated WebGPU failure', () => {
   test.describe.configure({ mode: 'serial' });
   test.setTimeout(300_000);
 
-  const options: LabClientOptions = { simulateFailure: ['webgpu'] };
+  const options: LabClientOptions = { ...ON_SOFTWARE_GPU, simulateFailure: ['webgpu'] };
   let page: Page;
   const timings: Record<string, number> = {};
 

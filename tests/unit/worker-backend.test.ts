@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { backendsBefore, firstLine, isSoftwareRenderer, selectBackend, type BackendAttempt } from '../../src/worker/backend-order.ts';
+import { backendsBefore, firstLine, isSoftwareRenderer, selectBackend, softwareSkipReason, type BackendAttempt } from '../../src/worker/backend-order.ts';
 import type { BackendName } from '../../src/worker/protocol.ts';
 
 /** Returns an attempt function with a fixed outcome per backend, and the list of backends it was called for. */
@@ -116,6 +116,22 @@ describe('isSoftwareRenderer', () => {
       expect(isSoftwareRenderer(description)).toBe(false);
     },
   );
+});
+
+describe('softwareSkipReason', () => {
+  it('skips a software renderer with the way back', () => {
+    expect(softwareSkipReason('webgpu', 'google swiftshader (fallback adapter)', false)).toBe(
+      'software renderer google swiftshader (fallback adapter), slower here than WASM; open the link with backend=webgpu to use it anyway',
+    );
+  });
+
+  it('keeps a software renderer when allowed', () => {
+    expect(softwareSkipReason('webgl', 'SwiftShader Device', true)).toBeNull();
+  });
+
+  it('keeps a hardware GPU', () => {
+    expect(softwareSkipReason('webgpu', 'nvidia ampere', false)).toBeNull();
+  });
 });
 
 describe('backendsBefore', () => {
