@@ -36,6 +36,3 @@ export async function blockKernelsConcurrentAsync(layout: ThetaLayout, J: tf.Ten
 
   return values.map((blockValues) => ({ rows, cols: rows, c, values: Float64Array.from(blockValues) }));
 }
-
-/** @deprecated The former name of blockKernelsConcurrentAsync, which src/core/sweep.ts still imports. */
-export const blockKernelsOneRead = blockKernelsConcurrentAsync;
