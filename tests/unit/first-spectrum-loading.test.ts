@@ -1,32 +1,16 @@
-import { readFileSync } from 'node:fs';
-
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { createTestCheckpoint } from './ntk-fixtures.ts';
-import { encodeCheckpoint } from '../../src/core/checkpoint/checkpoint.ts';
-import { disposeParams } from '../../src/core/model/params.ts';
+import { createServedFiles, INIT_OPTIONS, type ServedFile } from './host-fixtures.ts';
 import { LabHost, type HostEnvironment } from '../../src/worker/lab-host.ts';
-import type { BackendReport, InitOptions, WorkerMessage } from '../../src/worker/protocol.ts';
+import type { BackendReport, WorkerMessage } from '../../src/worker/protocol.ts';
 
-const MODEL_URL = '/models/tiny/';
-const DATA_URL = '/data/task-sources.json';
-const INIT_OPTIONS: InitOptions = { exclude: [], simulateFailure: [], modelUrl: MODEL_URL, dataUrl: DATA_URL };
-
-let files: Map<string, { body: string | Uint8Array<ArrayBuffer>; type: string }>;
+let files: Map<string, ServedFile>;
 const hosts: LabHost[] = [];
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
-  const checkpoint = createTestCheckpoint();
-  const encoded = await encodeCheckpoint(checkpoint);
-  disposeParams(checkpoint.params);
-  files = new Map([
-    [`${MODEL_URL}config.json`, { body: encoded.config, type: 'application/json' }],
-    [`${MODEL_URL}tokenizer.json`, { body: encoded.tokenizer, type: 'application/json' }],
-    [`${MODEL_URL}model.safetensors`, { body: new Uint8Array(encoded.weights), type: 'application/octet-stream' }],
-    [DATA_URL, { body: readFileSync('public/data/task-sources.json', 'utf8'), type: 'application/json' }],
-  ]);
+  files = await createServedFiles();
 });
 
 afterEach(async () => {

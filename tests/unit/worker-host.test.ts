@@ -1,37 +1,22 @@
-import { readFileSync } from 'node:fs';
-
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { createTestCheckpoint, tinySpec } from './ntk-fixtures.ts';
-import { encodeCheckpoint } from '../../src/core/checkpoint/checkpoint.ts';
+import { createServedFiles, DATA_URL, INIT_OPTIONS, MODEL_URL, type ServedFile } from './host-fixtures.ts';
+import { tinySpec } from './ntk-fixtures.ts';
 import type { LabEvent, PreviewEvent } from '../../src/core/events.ts';
-import { disposeParams } from '../../src/core/model/params.ts';
 import type { ExperimentSpec } from '../../src/core/spec.ts';
 import { selectBackend } from '../../src/worker/backend-order.ts';
 import { LabHost, type HostEnvironment } from '../../src/worker/lab-host.ts';
-import type { InitOptions, RunState, WorkerMessage } from '../../src/worker/protocol.ts';
-
-const MODEL_URL = '/models/tiny/';
-const DATA_URL = '/data/task-sources.json';
-const INIT_OPTIONS: InitOptions = { exclude: [], simulateFailure: [], modelUrl: MODEL_URL, dataUrl: DATA_URL };
+import type { RunState, WorkerMessage } from '../../src/worker/protocol.ts';
 
 /** The served files: the tiny test checkpoint and the committed task data. */
-let files: Map<string, { body: string | Uint8Array<ArrayBuffer>; type: string }>;
+let files: Map<string, ServedFile>;
 /** Every host a test created, disposed after the test so that no run or task spills into the next one. */
 const hosts: LabHost[] = [];
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
-  const checkpoint = createTestCheckpoint();
-  const encoded = await encodeCheckpoint(checkpoint);
-  disposeParams(checkpoint.params);
-  files = new Map([
-    [`${MODEL_URL}config.json`, { body: encoded.config, type: 'application/json' }],
-    [`${MODEL_URL}tokenizer.json`, { body: encoded.tokenizer, type: 'application/json' }],
-    [`${MODEL_URL}model.safetensors`, { body: new Uint8Array(encoded.weights), type: 'application/octet-stream' }],
-    [DATA_URL, { body: readFileSync('public/data/task-sources.json', 'utf8'), type: 'application/json' }],
-  ]);
+  files = await createServedFiles();
 });
 
 afterEach(async () => {
