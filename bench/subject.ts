@@ -15,15 +15,15 @@ import type { Checkpoint } from '../src/core/checkpoint/checkpoint.ts';
 import type { NtkEvent } from '../src/core/events.ts';
 import { disposeBatch, toBatchTensors, type BatchTensors } from '../src/core/finetune/encode.ts';
 import { Trainer, type PredictFn, type StepResult, type TrainerOptions } from '../src/core/finetune/trainer.ts';
-import { parseAdapterGrid } from '../src/core/model/adapters.ts';
 import { verbalizerLogits } from '../src/core/model/gpt.ts';
-import { applyTheta, createThetaLayout, flattenTheta, type AdapterOptions, type ThetaLayout } from '../src/core/model/lora.ts';
+import { applyTheta, createThetaLayout, flattenTheta, type ThetaLayout } from '../src/core/model/lora.ts';
 import { jacobianAsync } from '../src/core/ntk/jacobian.ts';
 import type { NtkResult } from '../src/core/ntk/kernel.ts';
 import { disposeLinearization, linearize, linearPredict, type Linearization } from '../src/core/ntk/linearize.ts';
 import { symmetricEigen, type SymmetricEigen } from '../src/core/ntk/spectrum.ts';
 import { summarizeNtk } from '../src/core/ntk/summary.ts';
 import { ntkFromJacobiansAsync } from '../src/core/read-async.ts';
+import { adapterOptionsFromSpec } from '../src/core/runner.ts';
 import type { ExperimentSpec } from '../src/core/spec.ts';
 
 /** Encoded examples as plain arrays: ids are [count, length] row-major, right-padded. */
@@ -69,16 +69,6 @@ function rowsToBatch(rows: EncodedRows, split: string): BatchTensors {
   );
 }
 
-function adapterOptions(spec: ExperimentSpec): AdapterOptions {
-  return {
-    grid: parseAdapterGrid(spec.adapters),
-    mode: spec.mode,
-    r: spec.r,
-    loraAlpha: spec.loraAlpha,
-    rslora: spec.rslora,
-    init: spec.init,
-  };
-}
 
 function trainerOptions(spec: ExperimentSpec): TrainerOptions {
   return { loss: spec.loss, optimizer: spec.optimizer, lr: spec.lr, lambda: spec.lambda, selective: spec.selective };
@@ -114,7 +104,7 @@ export class BenchSubject {
   /** Builds the model function, θ₀ and the batches on the current tfjs backend. */
   static create(checkpoint: Checkpoint, inputs: BenchInputs): BenchSubject {
     const { spec } = inputs;
-    const layout = createThetaLayout(checkpoint.config, adapterOptions(spec));
+    const layout = createThetaLayout(checkpoint.config, adapterOptionsFromSpec(spec));
     const theta0 = layout.entries.map((entry, i) => {
       const values = inputs.theta0[i];
       if (values === undefined || values.name !== entry.name || values.values.length !== entry.size) {

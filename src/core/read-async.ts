@@ -12,11 +12,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-import type { DivergenceOnSet, Metrics, TheoryEvent } from './events.ts';
+import type { DivergenceOnSet, TheoryEvent } from './events.ts';
 import { squaredDistance } from './finetune/objective.ts';
 import type { Kernel, NtkResult } from './ntk/kernel.ts';
-import type { TheoryEventInput } from './ntk/theory-event.ts';
-import { createGdTheory } from './ntk/theory.ts';
+import { theoryEventFromValues, type TheoryEventInput } from './ntk/theory-event.ts';
 import type { ThetaLayout } from './model/lora.ts';
 
 /** Reads scalar tensors with one download and returns their values in order. The caller keeps ownership of the scalars. */
@@ -77,13 +76,6 @@ export async function ntkFromJacobiansAsync(layout: ThetaLayout, J1: tf.Tensor2D
   return { full: await kernelFromJacobiansAsync(J1, c, J2), blocks: await blockKernelsAsync(layout, J1, c, J2) };
 }
 
-/** One-hot labels flattened in the kernel's i·C + a order. */
-function oneHotFlat(labels: ArrayLike<number>, numLabels: number): Float64Array {
-  const out = new Float64Array(labels.length * numLabels);
-  for (let i = 0; i < labels.length; i++) out[i * numLabels + (labels[i] as number)] = 1;
-  return out;
-}
-
 /** Builds the same event as theoryEvent in theory-event.ts. */
 export async function theoryEventAsync(input: TheoryEventInput): Promise<TheoryEvent> {
   const { numLabels } = input;
@@ -95,37 +87,5 @@ export async function theoryEventAsync(input: TheoryEventInput): Promise<TheoryE
     input.train.f0.data(),
     input.eval.f0.data(),
   ]);
-
-  const theory = createGdTheory({
-    kernel: trainKernel.values,
-    n: trainKernel.rows,
-    c: numLabels,
-    f0: Float64Array.from(trainF0),
-    y: oneHotFlat(trainLabels, numLabels),
-    lambda: input.lambda,
-    eta: input.eta,
-    cross: {
-      kernel: crossKernel.values,
-      m: crossKernel.rows,
-      f0: Float64Array.from(evalF0),
-      y: oneHotFlat(evalLabels, numLabels),
-    },
-  });
-
-  const metricsAt = (t: number): { train: Metrics; eval: Metrics } => {
-    const loss = theory.loss(t);
-    const accuracy = theory.accuracy(t);
-    return {
-      train: { loss: loss.train, accuracy: accuracy.train },
-      eval: { loss: loss.cross as number, accuracy: accuracy.cross as number },
-    };
-  };
-  const points = input.steps.map(metricsAt);
-  return {
-    type: 'theory',
-    steps: input.steps,
-    train: points.map((point) => point.train),
-    eval: points.map((point) => point.eval),
-    limit: metricsAt(Infinity),
-  };
+  return theoryEventFromValues(input, { trainKernel, crossKernel, trainLabels, evalLabels, trainF0, evalF0 });
 }

@@ -21,7 +21,7 @@ import {
   type BatchTensors,
 } from './finetune/encode.ts';
 import { metricsOf, metricsOfAsync, Trainer, type PredictFn, type StepResult, type TrainerOptions } from './finetune/trainer.ts';
-import { checkAdapterGridLayers, parseAdapterGrid } from './model/adapters.ts';
+import { checkAdapterGridLayers, parseAdapterGrid, type AdapterGrid } from './model/adapters.ts';
 import { countParameters } from './model/config.ts';
 import { verbalizerLogits } from './model/gpt.ts';
 import { applyTheta, createThetaLayout, flattenTheta, initTheta, type AdapterOptions, type ThetaLayout } from './model/lora.ts';
@@ -130,6 +130,11 @@ interface RunSetup {
 }
 
 /** Builds the task, θ₀, the real model's trainer and the split tensors. Throws an Error with a one-line message on bad input. */
+/** Returns the adapter options of a spec: its parsed grid, mode, rank, scaling and init. */
+export function adapterOptionsFromSpec(spec: ExperimentSpec, grid: AdapterGrid = parseAdapterGrid(spec.adapters)): AdapterOptions {
+  return { grid, mode: spec.mode, r: spec.r, loraAlpha: spec.loraAlpha, rslora: spec.rslora, init: spec.init };
+}
+
 function setUpRun(spec: ExperimentSpec, inputs: RunnerInputs): RunSetup {
   const { checkpoint } = inputs;
   const { config, tokenizer } = checkpoint;
@@ -145,14 +150,7 @@ function setUpRun(spec: ExperimentSpec, inputs: RunnerInputs): RunSetup {
   });
   const numLabels = definition.labels.length;
 
-  const adapterOptions: AdapterOptions = {
-    grid,
-    mode: spec.mode,
-    r: spec.r,
-    loraAlpha: spec.loraAlpha,
-    rslora: spec.rslora,
-    init: spec.init,
-  };
+  const adapterOptions = adapterOptionsFromSpec(spec, grid);
   const layout = createThetaLayout(config, adapterOptions);
 
   const trainEncoded = encodeExamples(tokenizer, definition, task.train, config.nPositions);

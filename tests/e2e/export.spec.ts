@@ -9,9 +9,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { expect, test, type Download, type Locator, type Page } from '@playwright/test';
 
 import type { LabEvent } from '../../src/core/events.ts';
-import { parseAdapterGrid } from '../../src/core/model/adapters.ts';
 import { configFromJson } from '../../src/core/model/config.ts';
 import { createThetaLayout } from '../../src/core/model/lora.ts';
+import { adapterOptionsFromSpec } from '../../src/core/runner.ts';
 import { decodeAdapterFile } from '../../src/ui/export/adapter-file.ts';
 import { EVAL_CSV_COLUMNS, parseCsv, STEP_CSV_COLUMNS } from '../../src/ui/export/run-csv.ts';
 import { createRunRecord, formatRunRecord, parseRunRecord } from '../../src/ui/export/run-record.ts';
@@ -40,7 +40,7 @@ async function openLab(page: Page, query: string): Promise<void> {
 /**
  * Clicks `button` and returns the file it downloads. The button must be
  * enabled first, and a click that starts no download fails with what the
- * page showed, so a failure says why.
+ * page showed, so the failure message gives the cause.
  */
 async function download(page: Page, button: Locator): Promise<{ download: Download; bytes: Buffer }> {
   await expect(button).toBeEnabled({ timeout: 10_000 });
@@ -50,12 +50,12 @@ async function download(page: Page, button: Locator): Promise<{ download: Downlo
   try {
     file = await started;
   } catch (error) {
-    const shown = await page.evaluate(() => ({
+    const pageState = await page.evaluate(() => ({
       runState: document.querySelector('[data-testid="run-state"]')?.textContent ?? null,
       savedMessage: document.querySelector('[data-testid="saved-message"]')?.textContent ?? null,
       notices: [...document.querySelectorAll('[data-testid^="notice-"]')].map((notice) => notice.textContent),
     }));
-    throw new Error(`${String(error).split('\n')[0]}; the page showed ${JSON.stringify(shown)}`);
+    throw new Error(`${String(error).split('\n')[0]}; the page showed ${JSON.stringify(pageState)}`);
   }
   return { download: file, bytes: readFileSync(await file.path()) };
 }
@@ -139,14 +139,7 @@ test.describe('export', () => {
     const decoded = decodeAdapterFile(new Uint8Array(adapters.bytes));
     const spec = record.record.spec;
     const config = configFromJson(JSON.parse(readFileSync('public/models/brown-gpt/config.json', 'utf8')));
-    const layout = createThetaLayout(config, {
-      grid: parseAdapterGrid(spec.adapters),
-      mode: spec.mode,
-      r: spec.r,
-      loraAlpha: spec.loraAlpha,
-      rslora: spec.rslora,
-      init: spec.init,
-    });
+    const layout = createThetaLayout(config, adapterOptionsFromSpec(spec));
     expect(Object.keys(decoded.tensors).sort()).toEqual(layout.entries.map((entry) => `base_model.model.${entry.name}`).sort());
     for (const entry of layout.entries) {
       const tensor = decoded.tensors[`base_model.model.${entry.name}`];

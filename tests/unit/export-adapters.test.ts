@@ -1,32 +1,22 @@
-import { readFileSync } from 'node:fs';
-
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, test } from 'vitest';
 
-import { encodeCheckpoint } from '../../src/core/checkpoint/checkpoint.ts';
 import { decodeSafetensors } from '../../src/core/checkpoint/safetensors.ts';
-import { parseAdapterGrid } from '../../src/core/model/adapters.ts';
 import { DEFAULT_GPT_CONFIG } from '../../src/core/model/config.ts';
 import { createThetaLayout } from '../../src/core/model/lora.ts';
+import { adapterOptionsFromSpec } from '../../src/core/runner.ts';
 import { DEFAULT_SPEC } from '../../src/core/spec.ts';
-import { disposeParams } from '../../src/core/model/params.ts';
 import { decodeAdapterFile, encodeAdapterFile } from '../../src/ui/export/adapter-file.ts';
 import { selectBackend } from '../../src/worker/backend-order.ts';
 import { LabHost } from '../../src/worker/lab-host.ts';
 import type { WorkerMessage } from '../../src/worker/protocol.ts';
-import { createTestCheckpoint, NTK_TEST_CONFIG, tinySpec } from './ntk-fixtures.ts';
+import { createServedFiles, INIT_OPTIONS } from './host-fixtures.ts';
+import { NTK_TEST_CONFIG, tinySpec } from './ntk-fixtures.ts';
 
 const SPEC = { ...DEFAULT_SPEC, adapters: 'qv.-.f.-', r: 2 };
 
 function layoutOf(mode: 'lora' | 'full') {
-  return createThetaLayout(DEFAULT_GPT_CONFIG, {
-    grid: parseAdapterGrid(SPEC.adapters),
-    mode,
-    r: SPEC.r,
-    loraAlpha: SPEC.loraAlpha,
-    rslora: SPEC.rslora,
-    init: SPEC.init,
-  });
+  return createThetaLayout(DEFAULT_GPT_CONFIG, adapterOptionsFromSpec({ ...SPEC, mode }));
 }
 
 describe('adapter file', () => {
@@ -77,15 +67,7 @@ describe('adapter file', () => {
 /** Starts a LabHost on the cpu backend that serves the tiny test checkpoint as "/models/tiny/". */
 async function tinyHost(messages: WorkerMessage[]): Promise<LabHost> {
   await tf.setBackend('cpu');
-  const checkpoint = createTestCheckpoint();
-  const encoded = await encodeCheckpoint(checkpoint);
-  disposeParams(checkpoint.params);
-  const files = new Map<string, string | Uint8Array<ArrayBuffer>>([
-    ['/models/tiny/config.json', encoded.config],
-    ['/models/tiny/tokenizer.json', encoded.tokenizer],
-    ['/models/tiny/model.safetensors', new Uint8Array(encoded.weights)],
-    ['/data/task-sources.json', readFileSync('public/data/task-sources.json', 'utf8')],
-  ]);
+  const files = await createServedFiles();
   const host = new LabHost({
     selectBackend: (options) =>
       selectBackend(options, async (backend) => {
@@ -94,17 +76,14 @@ async function tinyHost(messages: WorkerMessage[]): Promise<LabHost> {
         return { ok: true };
       }),
     fetch: async (url) => {
-      const body = files.get(url);
-      return body === undefined ? new Response('missing', { status: 404 }) : new Response(body, { status: 200 });
+      const file = files.get(url);
+      return file === undefined ? new Response('missing', { status: 404 }) : new Response(file.body, { status: 200 });
     },
     watchDeviceLoss: () => undefined,
     destroyGpuDevice: () => undefined,
     batchIntervalMs: 5,
   });
-  await host.init(
-    { exclude: [], simulateFailure: [], modelUrl: '/models/tiny/', dataUrl: '/data/task-sources.json' },
-    (batch) => messages.push(...batch),
-  );
+  await host.init(INIT_OPTIONS, (batch) => messages.push(...batch));
   return host;
 }
 
@@ -128,14 +107,7 @@ describe('LabHost.exportAdapters', () => {
       await waitForState(messages, 'done');
       const { tensors, spec: written, step } = decodeAdapterFile(await host.exportAdapters());
 
-      const layout = createThetaLayout(NTK_TEST_CONFIG, {
-        grid: parseAdapterGrid(spec.adapters),
-        mode: spec.mode,
-        r: spec.r,
-        loraAlpha: spec.loraAlpha,
-        rslora: spec.rslora,
-        init: spec.init,
-      });
+      const layout = createThetaLayout(NTK_TEST_CONFIG, adapterOptionsFromSpec(spec));
       expect(Object.keys(tensors).sort()).toEqual(layout.entries.map((entry) => `base_model.model.${entry.name}`).sort());
       for (const entry of layout.entries) {
         const tensor = tensors[`base_model.model.${entry.name}`];

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-import { kernelFromJacobians } from './kernel.ts';
+import { kernelFromJacobians, type Kernel } from './kernel.ts';
 import type { Linearization } from './linearize.ts';
 import { createGdTheory } from './theory.ts';
 import type { Metrics, TheoryEvent } from '../events.ts';
@@ -22,35 +22,41 @@ export interface TheoryEventInput {
 }
 
 /** One-hot labels flattened in the kernel's i·C + a order. */
-function oneHotFlat(labels: tf.Tensor1D, numLabels: number): Float64Array {
-  const values = labels.dataSync();
-  const out = new Float64Array(values.length * numLabels);
-  values.forEach((label, i) => {
-    out[i * numLabels + label] = 1;
-  });
+function oneHotFlat(labels: ArrayLike<number>, numLabels: number): Float64Array {
+  const out = new Float64Array(labels.length * numLabels);
+  for (let i = 0; i < labels.length; i++) out[i * numLabels + (labels[i] as number)] = 1;
   return out;
 }
 
-export function theoryEvent(input: TheoryEventInput): TheoryEvent {
+/** The values the theory event is computed from, already read from the tensors. */
+export interface TheoryValues {
+  trainKernel: Kernel;
+  /** The eval × train kernel. */
+  crossKernel: Kernel;
+  trainLabels: ArrayLike<number>;
+  evalLabels: ArrayLike<number>;
+  trainF0: ArrayLike<number>;
+  evalF0: ArrayLike<number>;
+}
+
+/** Returns the theory event from values read by theoryEvent or theoryEventAsync (read-async.ts). */
+export function theoryEventFromValues(input: TheoryEventInput, values: TheoryValues): TheoryEvent {
   const { numLabels } = input;
-  const trainKernel = kernelFromJacobians(input.train.J, numLabels);
-  const crossKernel = kernelFromJacobians(input.eval.J, numLabels, input.train.J);
-  const yTrain = oneHotFlat(input.trainLabels, numLabels);
-  const yEval = oneHotFlat(input.evalLabels, numLabels);
+  const { trainKernel, crossKernel } = values;
 
   const theory = createGdTheory({
     kernel: trainKernel.values,
     n: trainKernel.rows,
     c: numLabels,
-    f0: Float64Array.from(input.train.f0.dataSync()),
-    y: yTrain,
+    f0: Float64Array.from(values.trainF0),
+    y: oneHotFlat(values.trainLabels, numLabels),
     lambda: input.lambda,
     eta: input.eta,
     cross: {
       kernel: crossKernel.values,
       m: crossKernel.rows,
-      f0: Float64Array.from(input.eval.f0.dataSync()),
-      y: yEval,
+      f0: Float64Array.from(values.evalF0),
+      y: oneHotFlat(values.evalLabels, numLabels),
     },
   });
 
@@ -70,4 +76,16 @@ export function theoryEvent(input: TheoryEventInput): TheoryEvent {
     eval: points.map((point) => point.eval),
     limit: metricsAt(Infinity),
   };
+}
+
+export function theoryEvent(input: TheoryEventInput): TheoryEvent {
+  const { numLabels } = input;
+  return theoryEventFromValues(input, {
+    trainKernel: kernelFromJacobians(input.train.J, numLabels),
+    crossKernel: kernelFromJacobians(input.eval.J, numLabels, input.train.J),
+    trainLabels: input.trainLabels.dataSync(),
+    evalLabels: input.evalLabels.dataSync(),
+    trainF0: input.train.f0.dataSync(),
+    evalF0: input.eval.f0.dataSync(),
+  });
 }
