@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { lmLogits } from './model/gpt.ts';
+import { oneHotFloat } from './model/one-hot.ts';
 import { paramTensors, paramsFromList, type GPTParams } from './model/params.ts';
 import { createAdam } from './optim.ts';
 import { randomInt, type Rng } from './random.ts';
@@ -72,7 +73,7 @@ export function lmLoss(params: GPTParams, windows: tf.Tensor2D): tf.Scalar {
 
   const logits = lmLogits(params, inputs as tf.Tensor2D).reshape([B * T, params.config.vocabSize]); // [B*T, V]
   const logProbs = tf.logSoftmax(logits); // [B*T, V]
-  const picked = tf.sum(tf.mul(logProbs, tf.oneHot(targets as tf.Tensor1D, params.config.vocabSize)), 1); // [B*T]
+  const picked = tf.sum(tf.mul(logProbs, oneHotFloat(targets as tf.Tensor1D, params.config.vocabSize)), 1); // [B*T]
   return tf.neg(tf.mean(picked));
 }
 

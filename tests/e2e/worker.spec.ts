@@ -13,6 +13,7 @@
  */
 import { expect, test, type Browser, type Page } from '@playwright/test';
 
+import { importUntilStable } from './module-warm-up.ts';
 import type { LabEvent, PreviewEvent } from '../../src/core/events.ts';
 import type { ExperimentSpec } from '../../src/core/spec.ts';
 import type { LabClient, LabClientOptions } from '../../src/worker/client.ts';
@@ -54,38 +55,8 @@ const TINY_SPEC: Partial<ExperimentSpec> = {
  */
 const WEBGPU_SPEC: Partial<ExperimentSpec> = { ...TINY_SPEC, linearized: false, ntkInterval: 0, evalInterval: 3 };
 
-/**
- * Imports the client's and the worker's modules into the harness until they
- * load with no reload after them. The Vite dev server bundles each
- * dependency on its first request (comlink, the WebGPU and WASM backends).
- * Meanwhile it rejects imports of the old bundle and then reloads the page,
- * which would cut a test short.
- */
-async function warmUpDependencies(page: Page): Promise<void> {
-  let navigations = 0;
-  page.on('framenavigated', () => {
-    navigations += 1;
-  });
-  let lastProblem = '';
-  for (let attempt = 1; attempt <= 5; attempt++) {
-    await page.goto(HARNESS);
-    const before = navigations;
-    try {
-      await page.evaluate(async () => {
-        for (const moduleUrl of ['/src/worker/client.ts', '/src/worker/lab-host.ts', '/src/worker/backend.ts']) {
-          await import(/* @vite-ignore */ moduleUrl);
-        }
-      });
-      await page.waitForTimeout(2000);
-      if (navigations === before) return;
-      lastProblem = 'the page reloaded';
-    } catch (error) {
-      lastProblem = String(error).split('\n')[0] ?? '';
-      await page.waitForTimeout(2000);
-    }
-  }
-  throw new Error(`the worker modules did not load in 5 attempts; the last problem: ${lastProblem}`);
-}
+/** The modules that the client and the worker load, imported once before a test's page starts a client. */
+const WORKER_MODULES = ['/src/worker/client.ts', '/src/worker/lab-host.ts', '/src/worker/backend.ts'];
 
 /** Opens the harness, starts a LabClient in it and returns its backend report and the init time. */
 async function openClient(page: Page, options: LabClientOptions = {}): Promise<{ report: BackendReport; ms: number }> {
@@ -274,7 +245,7 @@ test.describe('lab worker on WebGPU', () => {
 
   test.beforeAll(async ({ browser }) => {
     page = await browser.newPage();
-    await warmUpDependencies(page);
+    await importUntilStable(page, HARNESS, WORKER_MODULES);
   });
 
   test.afterAll(async () => {
@@ -348,7 +319,7 @@ test.describe('lab worker on WebGL after a simulated WebGPU failure', () => {
 
   test.beforeAll(async ({ browser }) => {
     page = await browser.newPage();
-    await warmUpDependencies(page);
+    await importUntilStable(page, HARNESS, WORKER_MODULES);
   });
 
   test.afterAll(async () => {

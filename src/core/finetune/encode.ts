@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import type { Example, TaskDefinition } from '../data/tasks.ts';
+import { oneHotFloat } from '../model/one-hot.ts';
 import type { CharTokenizer } from '../model/tokenizer.ts';
 
 export interface EncodedExamples {
@@ -75,7 +76,7 @@ export function toBatchTensors(encoded: EncodedExamples, split = 'examples'): Ba
   return tf.tidy(() => ({
     split,
     ids: tf.tensor2d(encoded.ids, [count, length], 'int32'),
-    answerMask: tf.oneHot(tf.tensor1d(encoded.answerPositions, 'int32'), length).toFloat() as tf.Tensor2D,
+    answerMask: oneHotFloat(tf.tensor1d(encoded.answerPositions, 'int32'), length),
     labels: tf.tensor1d(encoded.labels, 'int32'),
     rowIndex: tf.range(0, count, 1, 'int32') as tf.Tensor1D,
   }));

@@ -3,6 +3,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+import { oneHotFloat } from '../model/one-hot.ts';
+
 export type LossName = 'ce' | 'mse';
 
 /**
@@ -12,7 +14,7 @@ export type LossName = 'ce' | 'mse';
  */
 export function dataLoss(f: tf.Tensor2D, labels: tf.Tensor1D, loss: LossName): tf.Scalar {
   const numLabels = f.shape[1];
-  const targets = tf.oneHot(labels, numLabels).toFloat(); // [B, C]
+  const targets = oneHotFloat(labels, numLabels); // [B, C]
   if (loss === 'ce') {
     const picked = tf.sum(tf.mul(tf.logSoftmax(f), targets), 1); // [B]
     return tf.neg(tf.mean(picked));

@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 
 import { disposeBatch, gatherBatch, rowRange, type BatchTensors } from '../finetune/encode.ts';
 import type { PredictFn } from '../finetune/trainer.ts';
+import { oneHotFloat } from '../model/one-hot.ts';
 import { throwIfCancelled, yieldToEventLoop, type TaskControl } from '../task-control.ts';
 
 /** Examples per chunk: bounds memory to chunk · |θ| floats per stacked copy. */
@@ -103,7 +104,7 @@ function chunkJacobian(
       // A tidy per logit frees that backward pass's activations before the
       // next one starts, which halves the peak memory for C = 2.
       const rowsOfJ = tf.tidy(() => {
-        const dy = tf.oneHot(tf.fill([rows], a, 'int32') as tf.Tensor1D, numLabels).toFloat(); // [rows, C]
+        const dy = oneHotFloat(tf.fill([rows], a, 'int32') as tf.Tensor1D, numLabels); // [rows, C]
         const grads = tf.grads((...copies: tf.Tensor[]) => predict(copies, chunk))(stacked, dy);
         const flat = grads.map((grad) => grad.reshape([rows, -1])); // each [rows, size]
         return tf.concat(flat, 1) as tf.Tensor2D; // [rows, P]
