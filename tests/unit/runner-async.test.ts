@@ -7,6 +7,7 @@ import type { Checkpoint } from '../../src/core/checkpoint/checkpoint.ts';
 import type { TaskSources } from '../../src/core/data/tasks.ts';
 import type { DivergenceEvent, EvalEvent, LabEvent, NtkEvent } from '../../src/core/events.ts';
 import { flattenTheta } from '../../src/core/model/lora.ts';
+import { JACOBIAN_CHUNK } from '../../src/core/ntk/jacobian.ts';
 import { FineTuneRun, type RunnerInputs } from '../../src/core/runner.ts';
 import type { ExperimentSpec } from '../../src/core/spec.ts';
 import { CancelledError } from '../../src/core/task-control.ts';
@@ -55,8 +56,9 @@ describe('FineTuneRun.createAsync', () => {
     const run = await FineTuneRun.createAsync(spec, inputs(), { onProgress: (done, total) => reports.push([done, total]) });
     run.dispose();
 
-    // 16 train and 16 eval examples in Jacobian chunks of 8.
-    expect(reports).toEqual([0, 8, 16, 24, 32].map((done) => [done, 32]));
+    // 16 train and 16 eval examples, one Jacobian chunk of 16 each.
+    expect(JACOBIAN_CHUNK).toBe(16);
+    expect(reports).toEqual([0, 16, 32].map((done) => [done, 32]));
   });
 
   it('reports nothing without the linearized model', async () => {
@@ -67,7 +69,8 @@ describe('FineTuneRun.createAsync', () => {
     expect(reports).toEqual([]);
   });
 
-  for (const cancelAt of [8, 24]) {
+  // Before the first chunk, and between the train set's and the eval set's.
+  for (const cancelAt of [0, 16]) {
     it(`throws CancelledError at ${cancelAt} without leaking tensors`, async () => {
       const before = tf.memory().numTensors;
       const controller = new AbortController();

@@ -17,7 +17,7 @@ import { oneHotFloat } from '../model/one-hot.ts';
 import { throwIfCancelled, yieldToEventLoop, type TaskControl } from '../task-control.ts';
 
 /** Examples per chunk: bounds memory to chunk · |θ| floats per stacked copy. */
-export const JACOBIAN_CHUNK = 8;
+export const JACOBIAN_CHUNK = 16;
 
 /** Returns J [N·C, P] for the rows of `batch`, at parameters θ (each tensor of its layout shape). */
 export function jacobian(
