@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { matMul, matMulConstant } from './matmul.ts';
+import { perExampleLinear } from './per-example.ts';
 
 import type { LayerNormParams, Linear } from './params.ts';
 
@@ -10,7 +11,8 @@ import type { LayerNormParams, Linear } from './params.ts';
  *
  * When the weight is [B, in, out] or the LoRA factors are [B, r, in] and
  * [B, out, r], each example of x [B, T, in] uses its own copy. The
- * per-example Jacobian differentiates through such copies.
+ * per-example Jacobian differentiates through such copies, which are equal
+ * (see per-example.ts).
  */
 export function linear(x: tf.Tensor, params: Linear): tf.Tensor {
   const perExample = params.weight.rank === 3 || params.lora?.A.rank === 3;
@@ -32,29 +34,6 @@ export function linear(x: tf.Tensor, params: Linear): tf.Tensor {
   }
 
   return y.reshape([...leading, outDim]);
-}
-
-/** x: [B, T, in] → [B, T, out], with per-example weights or LoRA factors. */
-function perExampleLinear(x: tf.Tensor3D, params: Linear): tf.Tensor3D {
-  const [B, T] = x.shape;
-
-  let y: tf.Tensor;
-  if (params.weight.rank === 3) {
-    const bias = params.bias.reshape([B, 1, -1]); // [B, 1, out]
-    y = tf.add(matMul(x, params.weight), bias); // [B, T, out]
-  } else {
-    const outDim = params.weight.shape[1] as number;
-    y = tf.add(matMul(x.reshape([B * T, -1]), params.weight), params.bias).reshape([B, T, outDim]); // [B, T, out]
-  }
-
-  if (params.lora !== undefined) {
-    const { A, B: loraB, scale } = params.lora;
-    const down = matMul(x, A, false, true); // [B, T, r]
-    const up = matMul(down, loraB, false, true); // [B, T, out]
-    y = tf.add(y, tf.mul(up, scale));
-  }
-
-  return y as tf.Tensor3D;
 }
 
 /** Normalizes over the last axis with a learned gain and bias. */
