@@ -16,7 +16,8 @@ import { MODULES } from './model/modules.ts';
 import { blockKernelsConcurrentAsync } from './ntk/block-kernels.ts';
 import { jacobianAsync } from './ntk/jacobian.ts';
 import type { Kernel } from './ntk/kernel.ts';
-import { addMatrices, spectrumStats, symmetricEigen, weylBounds } from './ntk/spectrum.ts';
+import { symmetricEigenvalues } from './ntk/eigenvalues.ts';
+import { addMatrices, spectrumStats, weylBounds } from './ntk/spectrum.ts';
 import { correlations } from './ntk/theory.ts';
 import { FineTuneRun, type RunnerInputs } from './runner.ts';
 import type { ExperimentSpec } from './spec.ts';
@@ -84,7 +85,7 @@ export async function* runSweep(
       throwIfCancelled(signal, 'the sweep');
       const members = blockMembers(blocks, grid);
       const kernel = addMatrices(members.map((member) => (blocks.kernels[member] as Kernel).values));
-      const eigenvalues = symmetricEigen(kernel, blocks.size).eigenvalues;
+      const eigenvalues = symmetricEigenvalues(kernel, blocks.size);
       const stats = spectrumStats(eigenvalues, { N: blocks.n, lambda: spec.lambda });
 
       const adapters = formatAdapterGrid(grid);
@@ -135,7 +136,7 @@ async function unionBlockKernels(run: FineTuneRun, signal: CancelSignal | undefi
   const eigenvalues: Float64Array[] = [];
   for (const kernel of kernels) {
     throwIfCancelled(signal, 'the sweep');
-    eigenvalues.push(symmetricEigen(kernel.values, size).eigenvalues);
+    eigenvalues.push(symmetricEigenvalues(kernel.values, size));
     await yieldToEventLoop();
   }
 

@@ -10,7 +10,8 @@ import { jacobian } from './jacobian.ts';
 import { jacobianChange, type JacobianChangePoint } from './jacobian-change.ts';
 import { ntkFromJacobians, type NtkResult } from './kernel.ts';
 import { summarizeNtk } from './summary.ts';
-import { symmetricEigen, tracedCrossKernel } from './spectrum.ts';
+import { symmetricEigenvalues } from './eigenvalues.ts';
+import { tracedCrossKernel } from './spectrum.ts';
 import type { NtkEvent } from '../events.ts';
 import { disposeBatch, gatherBatch, labelTokenIds, rowRange } from '../finetune/encode.ts';
 import type { FineTuneRun } from '../runner.ts';
@@ -141,6 +142,6 @@ function crossSingularValues(matrix: Float64Array, rows: number, cols: number): 
       gram[i * rows + j] = total;
     }
   }
-  return Array.from(symmetricEigen(gram, rows).eigenvalues, (value) => Math.sqrt(value));
+  return Array.from(symmetricEigenvalues(gram, rows), (value) => Math.sqrt(value));
 }
 

@@ -1,6 +1,7 @@
 /**
- * Eigenvalues without eigenvectors of a symmetric kernel, for the NTK
- * preview, which needs every block's spectrum but no eigenvector.
+ * Eigenvalues without eigenvectors of a symmetric kernel, for the spectra
+ * that need no eigenvector: the NTK preview's and the ntk event's blocks,
+ * the sweep's subsets and the Jacobian's singular values.
  *
  * The steps are the symmetric path of ml-matrix 6.15's
  * EigenvalueDecomposition (JAMA's tred2 and tql2: Householder reduction to

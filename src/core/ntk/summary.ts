@@ -1,12 +1,13 @@
 /** Turns a kernel and its blocks into the `ntk` event: spectra, statistics and drift. */
 import type { Kernel, NtkResult } from './kernel.ts';
-import { relativeFrobeniusDistance, spectrumStats, symmetricEigen, tracedKernel } from './spectrum.ts';
+import { symmetricEigenvalues } from './eigenvalues.ts';
+import { relativeFrobeniusDistance, spectrumStats, tracedKernel } from './spectrum.ts';
 import type { NtkEvent } from '../events.ts';
 import type { ThetaLayout } from '../model/lora.ts';
 
 /** Returns a square kernel's eigenvalues, descending and clipped at 0. */
 export function kernelEigenvalues(kernel: Kernel): Float64Array {
-  return symmetricEigen(kernel.values, kernel.rows * kernel.c).eigenvalues;
+  return symmetricEigenvalues(kernel.values, kernel.rows * kernel.c);
 }
 
 /** Summarizes the NTK on the probe set at one step; `reference` is K₀ for the drift. */
@@ -21,7 +22,7 @@ export function summarizeNtk(
   const statsOptions = { N: n, lambda: options.lambda };
 
   const eigenvalues = kernelEigenvalues(full);
-  const traced = symmetricEigen(tracedKernel(full.values, n, c), n).eigenvalues;
+  const traced = symmetricEigenvalues(tracedKernel(full.values, n, c), n);
   const blocks = result.blocks.map((block, i) => {
     const blockEigenvalues = kernelEigenvalues(block);
     const { layer, module } = layout.blocks[i] as ThetaLayout['blocks'][number];
