@@ -231,7 +231,10 @@ export class BenchSubject {
     const linearization = this.batchLinearization;
     const theta0Flat = flattenTheta(this.theta0);
     const linearPredictFn: PredictFn = (theta, batch) => linearPredict(linearization, theta, theta0Flat, batch.rowIndex);
-    const trainer = new Trainer(linearPredictFn, start, this.anchor, trainerOptions(this.spec));
+    // One flat θ, as the runner's linearized trainer keeps it.
+    const [startFlat, anchorFlat] = [flattenTheta(start), flattenTheta(this.anchor)];
+    const trainer = new Trainer(linearPredictFn, [startFlat], [anchorFlat], trainerOptions(this.spec));
+    tf.dispose([startFlat, anchorFlat]);
     return { trainer, linearization, theta0Flat };
   }
 

@@ -243,19 +243,32 @@ async function linearizeAsync(
   }
 }
 
-/** Builds the linearized model's trainer on precomputed linearizations of the train and eval splits. */
+/**
+ * Builds the linearized model's trainer on precomputed linearizations of the
+ * train and eval splits. Its θ is one flat vector in layout order, so that
+ * each optimizer and regularizer operation is one kernel rather than one per
+ * θ tensor.
+ */
 function linearSide(setup: RunSetup, train: Linearization, evaluation: Linearization): LinearSide {
   const theta0Flat = flattenTheta(setup.theta0);
+  const anchorFlat = setup.anchor === setup.theta0 ? theta0Flat : flattenTheta(setup.anchor);
   const linearPredictFn: PredictFn = (theta, batch) => {
     const split = batch.split === 'eval' ? evaluation : train;
     return linearPredict(split, theta, theta0Flat, batch.rowIndex);
   };
-  return {
-    trainer: new Trainer(linearPredictFn, setup.theta0, setup.anchor, setup.trainerOptions),
-    train,
-    eval: evaluation,
-    theta0Flat,
-  };
+  const trainer = new Trainer(linearPredictFn, [theta0Flat], [anchorFlat], setup.trainerOptions);
+  if (anchorFlat !== theta0Flat) anchorFlat.dispose();
+  return { trainer, train, eval: evaluation, theta0Flat };
+}
+
+/** Returns ‖θ − θ_lin‖ against the linearized model's flat θ, read asynchronously. */
+async function thetaGapAsync(realTheta: readonly tf.Tensor[], linearTheta: readonly tf.Tensor[]): Promise<number> {
+  const realFlat = flattenTheta(realTheta);
+  try {
+    return await parameterDistanceAsync([realFlat], linearTheta);
+  } finally {
+    realFlat.dispose();
+  }
 }
 
 /** Frees θ₀ and a zero anchor, which the trainers have copied. */
@@ -394,6 +407,7 @@ export class FineTuneRun {
     return this.parts.real.theta;
   }
 
+  /** The linearized model's θ as one flat vector in layout order, or null without the linearized model. */
   get linearTheta(): readonly tf.Tensor[] | null {
     return this.parts.linear?.trainer.theta ?? null;
   }
@@ -502,7 +516,7 @@ export class FineTuneRun {
         const measured: DivergenceMeasurements = {
           probe: divergenceOnSet(...probeSlices),
           eval: divergenceOnSet(outputs.fEval, outputs.linear.fEval, linear.eval.f0),
-          thetaGap: parameterDistance(real.theta, linear.trainer.theta),
+          thetaGap: tf.tidy(() => parameterDistance([flattenTheta(real.theta)], linear.trainer.theta)),
           distance: real.distanceToAnchor(),
           distanceLinear: linear.trainer.distanceToAnchor(),
         };
@@ -536,7 +550,7 @@ export class FineTuneRun {
         const measured: DivergenceMeasurements = {
           probe: await divergenceOnSetAsync(...probeSlices),
           eval: await divergenceOnSetAsync(outputs.fEval, outputs.linear.fEval, linear.eval.f0),
-          thetaGap: await parameterDistanceAsync(real.theta, linear.trainer.theta),
+          thetaGap: await thetaGapAsync(real.theta, linear.trainer.theta),
           distance: await real.distanceToAnchorAsync(),
           distanceLinear: await linear.trainer.distanceToAnchorAsync(),
         };
