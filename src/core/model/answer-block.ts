@@ -37,8 +37,11 @@ function answerAttention(x: tf.Tensor3D, answerMask: tf.Tensor2D, params: BlockP
   const k = linear(x, params.modules['attn.k']).reshape([B, T, nHead, headDim]); // [B, T, nHead, headDim]
   const v = linear(x, params.modules['attn.v']).reshape([B, T, nHead, headDim]); // [B, T, nHead, headDim]
 
-  // Keys after the answer position are hidden: visible[b, t] = 1 for t ≤ answer position.
-  const visible = tf.cumsum(answerMask, 1, false, true); // [B, T]
+  // Keys after the answer position are hidden: visible[b, t] = Σ_{t' ≥ t} answerMask[b, t'] = 1 for t ≤ answer position.
+  // A product with a triangular matrix rather than tf.cumsum(…, reverse): tfjs 4.22's WebGPU backend reuses the
+  // reverse cumsum shader compiled for one length at another length, and its values are then wrong.
+  const onOrBelowDiagonal = tf.linalg.bandPart(tf.ones([T, T]), -1, 0); // [T', T]: 1 where t ≤ t'
+  const visible = tf.matMul(answerMask, onOrBelowDiagonal); // [B, T]
   const mask = tf.mul(tf.sub(1, visible), NEG_INF).reshape([B, 1, T]); // [B, 1, T]
 
   const scores = tf.mul(tf.sum(tf.mul(q, k), 3), 1 / Math.sqrt(headDim)); // [B, T, nHead]

@@ -24,14 +24,15 @@ export interface CoreRun {
 }
 
 /**
- * Computes the outputs on one backend. θ is moved off θ₀ along a fixed random
- * direction, so that both LoRA factors have nonzero gradients.
+ * Computes the outputs on one backend for a batch of `texts`. θ is moved off
+ * θ₀ along a fixed random direction, so that both LoRA factors have nonzero
+ * gradients.
  */
-export async function computeOn(backend: 'webgpu' | 'cpu'): Promise<CoreRun> {
+export async function computeOn(backend: 'webgpu' | 'cpu', texts: readonly string[]): Promise<CoreRun> {
   if (!(await tf.setBackend(backend))) throw new Error(`tf.setBackend('${backend}') returned false`);
   await tf.ready();
 
-  const problem = createProblem({ grid: 'qv.o' });
+  const problem = createProblem({ grid: 'qv.o', texts });
   const direction = randomDirection(problem.theta0, 0.5, 11);
   const theta = moveAlong(problem.theta0, direction, 1);
   const trainer = new Trainer(problem.predict, theta, problem.theta0, {
