@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 
 import type { DivergenceOnSet, TheoryEvent } from './events.ts';
 import { squaredDistance } from './finetune/objective.ts';
+import { blockKernelsAsync } from './ntk/block-kernels.ts';
 import type { Kernel, NtkResult } from './ntk/kernel.ts';
 import { theoryEventFromValues, type TheoryEventInput } from './ntk/theory-event.ts';
 import type { ThetaLayout } from './model/lora.ts';
@@ -52,23 +53,6 @@ export async function kernelFromJacobiansAsync(J1: tf.Tensor2D, c: number, J2: t
   const values = Float64Array.from(await product.data());
   product.dispose();
   return { rows: J1.shape[0] / c, cols: J2.shape[0] / c, c, values };
-}
-
-/** Returns each layout block's kernel J_b·J_bᵀ (or J₁_b·J₂_bᵀ), as blockKernels in kernel.ts does. */
-export async function blockKernelsAsync(layout: ThetaLayout, J1: tf.Tensor2D, c: number, J2: tf.Tensor2D = J1): Promise<Kernel[]> {
-  const kernels: Kernel[] = [];
-  for (const block of layout.blocks) {
-    const [left, right] = tf.tidy(() => [
-      J1.slice([0, block.offset], [-1, block.size]) as tf.Tensor2D, // [rows·C, size_b]
-      J2.slice([0, block.offset], [-1, block.size]) as tf.Tensor2D, // [cols·C, size_b]
-    ]) as [tf.Tensor2D, tf.Tensor2D];
-    try {
-      kernels.push(await kernelFromJacobiansAsync(left, c, right));
-    } finally {
-      tf.dispose([left, right]);
-    }
-  }
-  return kernels;
 }
 
 /** Returns the kernel and its blocks from Jacobians already computed, as ntkFromJacobians in kernel.ts does. */

@@ -13,7 +13,7 @@
 import type { LabEvent, SweepEvent } from './events.ts';
 import { formatAdapterGrid, parseAdapterGrid, type AdapterGrid } from './model/adapters.ts';
 import { MODULES } from './model/modules.ts';
-import { blockKernelsConcurrentAsync } from './ntk/block-kernels.ts';
+import { blockKernelsAsync } from './ntk/block-kernels.ts';
 import { jacobianAsync } from './ntk/jacobian.ts';
 import type { Kernel } from './ntk/kernel.ts';
 import { symmetricEigenvalues } from './ntk/eigenvalues.ts';
@@ -128,7 +128,7 @@ async function unionBlockKernels(run: FineTuneRun, signal: CancelSignal | undefi
   const J = await jacobianAsync(run.predict, run.theta, run.probe, c, { signal }); // [n·C, P]
   let kernels: Kernel[];
   try {
-    kernels = await blockKernelsConcurrentAsync(run.layout, J, c);
+    kernels = await blockKernelsAsync(run.layout, J, c);
   } finally {
     J.dispose();
   }

@@ -1,7 +1,7 @@
 /**
- * The block kernels K_b = J_b·J_bᵀ of a Jacobian's column blocks, computed
- * on the tfjs backend and read back with concurrent asynchronous reads, in
- * place of one awaited read per block.
+ * The block kernels K_b = J₁_b·J₂_bᵀ of two Jacobians' column blocks (J₂
+ * defaults to J₁), computed on the tfjs backend and read back with
+ * concurrent asynchronous reads, in place of one awaited read per block.
  *
  * On wasm each product is a plain matMul after an explicit transpose,
  * because tfjs 4.22's wasm backend runs matMul with transposeB about 10×
@@ -13,16 +13,17 @@ import * as tf from '@tensorflow/tfjs';
 import type { Kernel } from './kernel.ts';
 import type { ThetaLayout } from '../model/lora.ts';
 
-/** Returns each layout block's kernel J_b·J_bᵀ, in layout order, from J [rows·C, P]. */
-export async function blockKernelsConcurrentAsync(layout: ThetaLayout, J: tf.Tensor2D, c: number): Promise<Kernel[]> {
-  const size = J.shape[0];
-  const rows = size / c;
+/** Returns each layout block's kernel in layout order, as blockKernels in kernel.ts does, from J₁ [rows·C, P] and J₂ [cols·C, P]. */
+export async function blockKernelsAsync(layout: ThetaLayout, J1: tf.Tensor2D, c: number, J2: tf.Tensor2D = J1): Promise<Kernel[]> {
+  const rows = J1.shape[0] / c;
+  const cols = J2.shape[0] / c;
 
   const transposeFirst = tf.getBackend() === 'wasm';
   const products = tf.tidy(() =>
     layout.blocks.map((block) => {
-      const Jb = J.slice([0, block.offset], [-1, block.size]); // [rows·C, size_b]
-      return transposeFirst ? tf.matMul(Jb, tf.transpose(Jb)) : tf.matMul(Jb, Jb, false, true); // [rows·C, rows·C]
+      const left = J1.slice([0, block.offset], [-1, block.size]); // [rows·C, size_b]
+      const right = J2.slice([0, block.offset], [-1, block.size]); // [cols·C, size_b]
+      return transposeFirst ? tf.matMul(left, tf.transpose(right)) : tf.matMul(left, right, false, true); // [rows·C, cols·C]
     }),
   );
 
@@ -34,5 +35,5 @@ export async function blockKernelsConcurrentAsync(layout: ThetaLayout, J: tf.Ten
     tf.dispose(products);
   }
 
-  return values.map((blockValues) => ({ rows, cols: rows, c, values: Float64Array.from(blockValues) }));
+  return values.map((blockValues) => ({ rows, cols, c, values: Float64Array.from(blockValues) }));
 }

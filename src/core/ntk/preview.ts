@@ -10,7 +10,7 @@
  * values come from a seed derived from its own name (see initTheta), so the
  * block has the same θ₀ in every subset.
  */
-import { blockKernelsConcurrentAsync } from './block-kernels.ts';
+import { blockKernelsAsync } from './block-kernels.ts';
 import { jacobianAsync } from './jacobian.ts';
 import type { Kernel } from './kernel.ts';
 import { BLOCK_KERNEL_FIELDS } from './preview-key.ts';
@@ -92,7 +92,7 @@ export async function computeBlockKernels(
     control.onPhase?.('jacobian');
     let kernels: Kernel[];
     try {
-      kernels = await blockKernelsConcurrentAsync(run.layout, J, c);
+      kernels = await blockKernelsAsync(run.layout, J, c);
     } finally {
       J.dispose();
     }
