@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { createServedFiles, INIT_OPTIONS, type ServedFile } from './host-fixtures.ts';
+import { createServedFiles, INIT_OPTIONS, serveFile, type ServedFile } from './host-fixtures.ts';
 import { LabHost, type HostEnvironment } from '../../src/worker/lab-host.ts';
 import type { BackendReport, WorkerMessage } from '../../src/worker/protocol.ts';
 
@@ -36,9 +36,7 @@ function createGatedHost(): { host: LabHost; fetchedBeforeBackend: string[]; sta
     },
     fetch: async (url) => {
       if (!backendStarted) fetchedBeforeBackend.push(url);
-      const file = files.get(url);
-      if (file === undefined) return new Response('missing', { status: 404, statusText: 'Not Found' });
-      return new Response(file.body, { status: 200, headers: { 'content-type': file.type } });
+      return serveFile(files, url);
     },
     watchDeviceLoss: () => undefined,
     destroyGpuDevice: () => {

@@ -29,3 +29,10 @@ export async function createServedFiles(): Promise<Map<string, ServedFile>> {
     [DATA_URL, { body: readFileSync('public/data/task-sources.json', 'utf8'), type: 'application/json' }],
   ]);
 }
+
+/** Returns the response to a fetch of `url` from the served files: the file, or a 404 for a file not in them. */
+export function serveFile(files: ReadonlyMap<string, ServedFile>, url: string): Response {
+  const file = files.get(url);
+  if (file === undefined) return new Response('missing', { status: 404, statusText: 'Not Found' });
+  return new Response(file.body, { status: 200, headers: { 'content-type': file.type } });
+}

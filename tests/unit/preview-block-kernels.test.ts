@@ -6,7 +6,7 @@ import { NTK_TEST_CONFIG } from './ntk-fixtures.ts';
 import { parseAdapterGrid } from '../../src/core/model/adapters.ts';
 import { createThetaLayout, type AdapterMode } from '../../src/core/model/lora.ts';
 import { blockKernelsAsync } from '../../src/core/ntk/block-kernels.ts';
-import { blockKernels } from '../../src/core/ntk/kernel.ts';
+import { blockKernels, type Kernel } from '../../src/core/ntk/kernel.ts';
 import { createRng, randomNormal } from '../../src/core/random.ts';
 
 /** Returns a random Jacobian [rows·c, P] for the layout's P columns. */
@@ -17,10 +17,10 @@ function randomJacobian(rows: number, c: number, columns: number, seed: number):
 }
 
 /** Expects kernels equal to blockKernels' within 1e-6 of each block's largest entry. */
-function expectMatching(actual: Awaited<ReturnType<typeof blockKernelsAsync>>, expected: ReturnType<typeof blockKernels>, rows: number, cols: number): void {
+function expectMatching(actual: Kernel[], expected: Kernel[], rows: number, cols: number): void {
   expect(actual).toHaveLength(expected.length);
   for (const [index, kernel] of actual.entries()) {
-    const reference = expected[index] as (typeof expected)[number];
+    const reference = expected[index] as Kernel;
     expect(kernel.rows).toBe(rows);
     expect(kernel.cols).toBe(cols);
     expect(kernel.c).toBe(2);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { createServedFiles, DATA_URL, INIT_OPTIONS, MODEL_URL, type ServedFile } from './host-fixtures.ts';
+import { createServedFiles, DATA_URL, INIT_OPTIONS, MODEL_URL, serveFile, type ServedFile } from './host-fixtures.ts';
 import { tinySpec } from './ntk-fixtures.ts';
 import type { LabEvent, PreviewEvent } from '../../src/core/events.ts';
 import type { ExperimentSpec } from '../../src/core/spec.ts';
@@ -33,11 +33,7 @@ function createHost(served = files): { host: LabHost; loseDevice: (message: stri
         await tf.setBackend('cpu');
         return { ok: true };
       }),
-    fetch: async (url) => {
-      const file = served.get(url);
-      if (file === undefined) return new Response('missing', { status: 404, statusText: 'Not Found' });
-      return new Response(file.body, { status: 200, headers: { 'content-type': file.type } });
-    },
+    fetch: async (url) => serveFile(served, url),
     watchDeviceLoss: (callback) => {
       onLost = callback;
     },
