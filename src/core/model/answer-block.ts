@@ -11,23 +11,22 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+import { additiveMask, lowerTriangle } from './attention.ts';
 import type { GPTConfig } from './config.ts';
 import { layerNorm, linear } from './layers.ts';
 import { mlp } from './mlp.ts';
 import type { BlockParams, LayerNormParams } from './params.ts';
 
-const NEG_INF = -1e9;
-
-/** x: [B, T, C], answerMask: [B, T] one-hot → the row of x at each answer position, [B, 1, C]. */
+/** Selects the row of x [B, T, C] at each answer position of answerMask [B, T] (one-hot): [B, 1, C]. */
 export function atAnswer(x: tf.Tensor3D, answerMask: tf.Tensor2D): tf.Tensor3D {
   const [B, T] = answerMask.shape;
   return tf.sum(tf.mul(x, answerMask.reshape([B, T, 1])), 1, true) as tf.Tensor3D; // [B, 1, C]
 }
 
 /**
- * x: [B, T, C], the block's normalized input → the attention output at each
- * answer position, [B, 1, C]: one query per example over the keys at and
- * before its answer position.
+ * Computes the attention output at each answer position, [B, 1, C], from the
+ * block's normalized input x [B, T, C]: one query per example, over the keys
+ * at and before its answer position.
  */
 function answerAttention(x: tf.Tensor3D, answerMask: tf.Tensor2D, params: BlockParams, nHead: number): tf.Tensor3D {
   const [B, T, C] = x.shape;
@@ -37,12 +36,11 @@ function answerAttention(x: tf.Tensor3D, answerMask: tf.Tensor2D, params: BlockP
   const k = linear(x, params.modules['attn.k']).reshape([B, T, nHead, headDim]); // [B, T, nHead, headDim]
   const v = linear(x, params.modules['attn.v']).reshape([B, T, nHead, headDim]); // [B, T, nHead, headDim]
 
-  // Keys after the answer position are hidden: visible[b, t] = Σ_{t' ≥ t} answerMask[b, t'] = 1 for t ≤ answer position.
-  // A product with a triangular matrix rather than tf.cumsum(…, reverse): tfjs 4.22's WebGPU backend reuses the
-  // reverse cumsum shader compiled for one length at another length, and its values are then wrong.
-  const onOrBelowDiagonal = tf.linalg.bandPart(tf.ones([T, T]), -1, 0); // [T', T]: 1 where t ≤ t'
-  const visible = tf.matMul(answerMask, onOrBelowDiagonal); // [B, T]
-  const mask = tf.mul(tf.sub(1, visible), NEG_INF).reshape([B, 1, T]); // [B, 1, T]
+  // Keys after the answer position are hidden: visible[b, t] = Σ_{t' ≥ t} answerMask[b, t'], which is 1 for t at or
+  // before the answer position. It is a product with the lower triangle, not tf.cumsum(…, reverse), because tfjs
+  // 4.22's WebGPU backend reuses a reverse cumsum shader compiled for one length at another, with wrong values.
+  const visible = tf.matMul(answerMask, lowerTriangle(T)); // [B, T]
+  const mask = additiveMask(visible).reshape([B, 1, T]); // [B, 1, T]
 
   const scores = tf.mul(tf.sum(tf.mul(q, k), 3), 1 / Math.sqrt(headDim)); // [B, T, nHead]
   const weights = tf.softmax(tf.add(scores.transpose([0, 2, 1]), mask)); // [B, nHead, T]
@@ -53,7 +51,7 @@ function answerAttention(x: tf.Tensor3D, answerMask: tf.Tensor2D, params: BlockP
   return linear(merged, params.modules['attn.c_proj']) as tf.Tensor3D;
 }
 
-/** x: [B, T, C] → the block's output at each answer position, [B, 1, C]. */
+/** Computes the block's output at each answer position, [B, 1, C], from its input x [B, T, C]. */
 export function answerBlock(x: tf.Tensor3D, answerMask: tf.Tensor2D, params: BlockParams, config: GPTConfig): tf.Tensor3D {
   const norm = (t: tf.Tensor3D, ln: LayerNormParams): tf.Tensor3D => layerNorm(t, ln, config.layerNormEpsilon) as tf.Tensor3D;
 

@@ -9,12 +9,19 @@ import type { BlockParams } from './params.ts';
 
 const NEG_INF = -1e9;
 
+/** Returns the [T, T] lower triangle of ones: 1 on and below the diagonal, 0 above it. */
+export function lowerTriangle(T: number): tf.Tensor2D {
+  return tf.linalg.bandPart(tf.ones([T, T]), -1, 0);
+}
+
+/** Turns a 0/1 visibility tensor into an additive attention mask: 0 where visible, -1e9 where hidden. */
+export function additiveMask(visible: tf.Tensor): tf.Tensor {
+  return tf.mul(tf.sub(1, visible), NEG_INF);
+}
+
 /** Returns a [T, T] additive mask: 0 on and below the diagonal, -1e9 above it. */
 function causalMask(T: number): tf.Tensor2D {
-  return tf.tidy(() => {
-    const lower = tf.linalg.bandPart(tf.ones([T, T]), -1, 0);
-    return tf.mul(tf.sub(1, lower), NEG_INF) as tf.Tensor2D;
-  });
+  return tf.tidy(() => additiveMask(lowerTriangle(T)) as tf.Tensor2D);
 }
 
 /** q, k, v: [B, T, nHead, headDim] → softmax(q·kᵀ/√headDim + mask)·v per head, [B, T, nHead, headDim]. */
