@@ -38,7 +38,7 @@ function relativeError(values: readonly number[], reference: readonly number[]):
   return scale === 0 ? difference : difference / scale;
 }
 
-test('training computations on WebGPU agree with cpu', async ({ page }) => {
+test('training on WebGPU matches cpu', async ({ page }) => {
   test.setTimeout(240_000);
   const consoleErrors: string[] = [];
   page.on('console', (message) => {

@@ -61,7 +61,7 @@ describe.each(['cpu', 'wasm'] as const)('on %s', (backend) => {
     // A fixed random cotangent, so that the gradients weigh every output.
     const weightsOf = (rows: number): tf.Tensor2D => seededNormal([rows, 2], 1, 9) as tf.Tensor2D;
 
-    it('gives the full model f', () => {
+    it("gives the full model's f", () => {
       const thetaLayout = layout();
       const theta = movedTheta(thetaLayout, mode);
       const [ours, full] = tf.tidy(() => {
@@ -73,7 +73,7 @@ describe.each(['cpu', 'wasm'] as const)('on %s', (backend) => {
       tf.dispose([ours, full, ...theta]);
     });
 
-    it('gives the full model gradients with respect to θ', () => {
+    it("gives the full model's gradients", () => {
       const thetaLayout = layout();
       const theta = movedTheta(thetaLayout, mode);
       const weights = weightsOf(batch.ids.shape[0]);
@@ -92,7 +92,7 @@ describe.each(['cpu', 'wasm'] as const)('on %s', (backend) => {
       tf.dispose([...ours, ...full, ...theta, weights]);
     });
 
-    it('gives the full model per-example gradients with stacked copies of θ', () => {
+    it('gives per-example gradients of copies', () => {
       const thetaLayout = layout();
       const theta = movedTheta(thetaLayout, mode);
       const rows = batch.ids.shape[0];

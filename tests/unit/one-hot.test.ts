@@ -13,7 +13,7 @@ describe.each(['cpu', 'wasm'] as const)('oneHotFloat on %s', (backend) => {
     await tf.setBackend('cpu');
   });
 
-  it('puts a float32 1 at each index and 0 elsewhere', () => {
+  it('puts 1 at each index', () => {
     const rows = tf.tidy(() => oneHotFloat(tf.tensor1d([2, 0, 3, 2], 'int32'), 4));
     expect(rows.dtype).toBe('float32');
     expect(rows.shape).toEqual([4, 4]);
@@ -26,7 +26,7 @@ describe.each(['cpu', 'wasm'] as const)('oneHotFloat on %s', (backend) => {
     rows.dispose();
   });
 
-  it('selects rows of a matrix in a product', () => {
+  it('selects matrix rows in a product', () => {
     const table = tf.tensor2d([
       [1.5, -2],
       [0.25, 4],

@@ -53,7 +53,7 @@ function fromGrouped(t: tf.Tensor3D, B: number, nHead: number): tf.Tensor4D {
 }
 
 /**
- * [m, G, n] → [n, G, m]. A 2D transpose and a swap of whole rows took 4.4 ms
+ * Swaps the outer axes: [m, G, n] → [n, G, m]. A 2D transpose and a swap of whole rows took 4.4 ms
  * for [128, 64, 128] on Node wasm, against 7.2 ms for the direct 3D one.
  */
 function swapOuterAxes(t: tf.Tensor3D): tf.Tensor3D {

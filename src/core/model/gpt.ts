@@ -12,7 +12,7 @@ import { layerNorm } from './layers.ts';
 import { oneHotFloat } from './one-hot.ts';
 import type { BlockParams, GPTParams } from './params.ts';
 
-/** ids: [B, T] int32 → token plus position embeddings [B, T, C]. */
+/** Embeds ids [B, T] (int32): token plus position embeddings, [B, T, C]. */
 function embed(params: GPTParams, ids: tf.Tensor2D): tf.Tensor3D {
   const { config } = params;
   const [B, T] = ids.shape;
@@ -48,9 +48,9 @@ export function lmLogits(params: GPTParams, ids: tf.Tensor2D): tf.Tensor3D {
 }
 
 /**
- * ids: [B, T] int32; answerMask: [B, T] one-hot at the answer position →
- * the final hidden state at each answer position [B, C], after ln_f. The
- * last block runs at the answer positions only (see answer-block.ts).
+ * Computes the final hidden state after ln_f at each answer position, [B, C],
+ * from ids [B, T] (int32) and answerMask [B, T] (one-hot). The last block runs
+ * at the answer positions only (see answer-block.ts).
  */
 export function answerHiddenStates(params: GPTParams, ids: tf.Tensor2D, answerMask: tf.Tensor2D): tf.Tensor2D {
   const [B] = ids.shape;

@@ -14,7 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-/** indices: [N] int32 → [N, depth] float32 with 1 at (n, indices[n]) and 0 elsewhere. */
+/** Returns the one-hot rows of indices [N] (int32): [N, depth] in float32, 1 at (n, indices[n]) and 0 elsewhere. */
 export function oneHotFloat(indices: tf.Tensor1D, depth: number): tf.Tensor2D {
   if (tf.getBackend() === 'wasm') {
     return tf.tidy(() => tf.cast(tf.oneHot(indices, depth), 'float32')) as tf.Tensor2D;

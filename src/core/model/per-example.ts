@@ -17,7 +17,7 @@ import { matMul, matMulConstant } from './matmul.ts';
 import type { Linear } from './params.ts';
 
 /**
- * x: [B, T, in], w: [B, in, out] equal copies → x·w₀ [B, T, out]; copy b's gradient is x_bᵀ·dy_b.
+ * Multiplies x [B, T, in] by equal copies w [B, in, out]: x·w₀, [B, T, out]. Copy b's gradient is x_bᵀ·dy_b.
  * NOTE: copies that differ would still give copy 0's values, and nothing checks it.
  */
 function copiesProduct(x: tf.Tensor3D, w: tf.Tensor3D): tf.Tensor3D {
@@ -49,9 +49,9 @@ function transposeCopies(t: tf.Tensor): tf.Tensor3D {
 }
 
 /**
- * x: [B, T, in] → [B, T, out], with the weight [B, in, out] and bias
- * [B, out], or the LoRA factors [B, r, in] and [B, out, r], copied per
- * example.
+ * Applies the module to x [B, T, in], giving [B, T, out], with the weight
+ * [B, in, out] and bias [B, out], or the LoRA factors [B, r, in] and
+ * [B, out, r], copied per example.
  */
 export function perExampleLinear(x: tf.Tensor3D, params: Linear): tf.Tensor3D {
   const [B, T] = x.shape;

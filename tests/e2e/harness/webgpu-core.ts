@@ -29,7 +29,7 @@ export interface CoreRun {
  * gradients.
  */
 export async function computeOn(backend: 'webgpu' | 'cpu', texts: readonly string[]): Promise<CoreRun> {
-  if (!(await tf.setBackend(backend))) throw new Error(`tf.setBackend('${backend}') returned false`);
+  if (!(await tf.setBackend(backend))) throw new Error(`the ${backend} backend failed to start: tf.setBackend returned false`);
   await tf.ready();
 
   const problem = createProblem({ grid: 'qv.o', texts });
